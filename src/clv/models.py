@@ -1,0 +1,765 @@
+"""Purchase and spend models, fitted through lifetimes.
+
+This is the only module that speaks to ``lifetimes`` (and so to pandas).
+Models are fitted on the distinct summary rows with the number of customers
+sharing each as weights, which gives the same estimates as a fit on every
+customer at a fraction of the cost.
+
+Purchase models (number of repeat purchases and dropout):
+
+``"bgnbd"``
+    BG/NBD, Fader, Hardie and Lee (2005), "Counting your customers the easy
+    way", Marketing Science 24(2).
+``"pareto_nbd"``
+    Pareto/NBD, Schmittlein, Morrison and Colombo (1987), with the likelihood
+    of Fader and Hardie (2005), "A note on deriving the Pareto/NBD model".
+``"mbgnbd"``
+    MBG/NBD, Batislam, Denizel and Filiztekin (2007): BG/NBD where a customer
+    may also drop out right after the first purchase.
+
+Spend model: Gamma-Gamma, Fader and Hardie (2013), "The Gamma-Gamma model of
+monetary value", on customers with at least one repeat purchase.
+
+Each fit returns a results object in the manner of statsmodels: ``params``
+labelled by name, ``bse``, ``conf_int(alpha)``, ``loglik``, ``aic``, ``bic``
+and ``summary()``. Standard errors come from the observed information: the
+numerical Hessian of the total log-likelihood at the estimate, in log
+parameters (every parameter is positive), carried to the natural scale by the
+delta method. Confidence intervals are Wald intervals on the log scale, so they
+stay positive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from lifetimes.utils import ConvergenceError
+from scipy import stats
+from scipy.special import betaln, gammaln, hyp2f1, logsumexp
+from statsmodels.iolib.summary import Summary
+from statsmodels.iolib.table import SimpleTable
+from statsmodels.tools.numdiff import approx_hess3
+
+from clv.rfm import compress
+
+__all__ = [
+    "PURCHASE_MODELS",
+    "IndependenceCheck",
+    "ModelFitError",
+    "PurchaseModelResults",
+    "SpendModelResults",
+    "fit_purchase_model",
+    "fit_spend_model",
+    "spend_independence_check",
+]
+
+PurchaseModel = Literal["bgnbd", "pareto_nbd", "mbgnbd"]
+PURCHASE_MODELS: dict[str, str] = {
+    "bgnbd": "BG/NBD",
+    "pareto_nbd": "Pareto/NBD",
+    "mbgnbd": "MBG/NBD",
+}
+_PARAM_NAMES = {
+    "bgnbd": ("r", "alpha", "a", "b"),
+    "pareto_nbd": ("r", "alpha", "s", "beta"),
+    "mbgnbd": ("r", "alpha", "a", "b"),
+    "gamma_gamma": ("p", "q", "gamma"),
+}
+
+
+class ModelFitError(RuntimeError):
+    """A model that could not be fitted to the data, with what to try next."""
+
+
+# ---------------------------------------------------------------------------
+# log-likelihoods per customer, in the summary's own time unit
+
+
+def _bgnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    # Fader, Hardie and Lee (2005), equation (6)
+    r, alpha, a, b = params
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    term_T = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term_tx = np.where(
+            x > 0,
+            betaln(a + 1, b + np.maximum(x, 1) - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x),
+            -np.inf,
+        )
+    return common + np.logaddexp(term_T, term_tx)
+
+
+def _mbgnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    # Batislam, Denizel and Filiztekin (2007): dropout possible at every purchase
+    r, alpha, a, b = params
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    term_T = betaln(a, b + x + 1) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    term_tx = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+    return common + np.logaddexp(term_T, term_tx)
+
+
+def _pareto_log_a0(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """log A_0 of Fader and Hardie (2005), equations (19)-(20), safe where it cancels.
+
+    A_0 = (r+s+x) * integral over (t_x, T) of (alpha+u)^-(r+x) (beta+u)^-(s+1) du.
+    The closed form is a difference of two nearly equal terms when t_x is
+    close to T; lifetimes then returns NaN (``logsumexp`` of equal terms with
+    opposite signs). There the integral is computed by Gauss-Legendre
+    quadrature in log space, which is exact to rounding on such short spans.
+    """
+    r, alpha, s, beta = params
+    x, t_x, T = np.broadcast_arrays(
+        np.asarray(x, dtype=float), np.asarray(t_x, dtype=float), np.asarray(T, dtype=float)
+    )
+    if alpha < beta:
+        lo, hi, t = alpha, beta, r + x
+    else:
+        lo, hi, t = beta, alpha, s + 1.0
+    rsx = r + s + x
+    gap = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_1 = np.log(hyp2f1(rsx, t, rsx + 1.0, gap / (hi + t_x))) - rsx * np.log(hi + t_x)
+        log_2 = np.log(hyp2f1(rsx, t, rsx + 1.0, gap / (hi + T))) - rsx * np.log(hi + T)
+        # log(exp(log_1) - exp(log_2)), with its relative size
+        diff = log_2 - log_1
+        closed = log_1 + np.log(-np.expm1(diff))
+    cancels = ~np.isfinite(closed) | (diff > -1e-7)
+    if np.any(cancels):
+        closed = np.where(cancels, _pareto_log_a0_quad(params, x, t_x, T), closed)
+    return np.where(t_x >= T, -np.inf, closed)
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
+
+
+def _pareto_log_a0_quad(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    r, alpha, s, beta = params
+    half = (T - t_x) / 2.0
+    mid = (T + t_x) / 2.0
+    u = mid[..., None] + half[..., None] * _GL_NODES
+    log_f = -(r + x)[..., None] * np.log(alpha + u) - (s + 1.0) * np.log(beta + u)
+    with np.errstate(divide="ignore"):
+        return np.log(r + s + x) + np.log(half) + logsumexp(log_f, b=_GL_WEIGHTS, axis=-1)
+
+
+def _pareto_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    # Fader and Hardie (2005), equation (18)
+    r, alpha, s, beta = params
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    log_a0 = _pareto_log_a0(params, x, t_x, T)
+    a2 = np.logaddexp(
+        -(r + x) * np.log(alpha + T) - s * np.log(beta + T), np.log(s) + log_a0 - np.log(r + s + x)
+    )
+    return a1 + a2
+
+
+def _gamma_gamma_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    # Fader and Hardie (2013), equation (5) for the mean m of x purchases
+    p, q, gamma = params
+    return (
+        gammaln(p * x + q)
+        - gammaln(p * x)
+        - gammaln(q)
+        + q * np.log(gamma)
+        + (p * x - 1) * np.log(m)
+        + p * x * np.log(x)
+        - (p * x + q) * np.log(gamma + m * x)
+    )
+
+
+_LOGLIK = {"bgnbd": _bgnbd_ll, "pareto_nbd": _pareto_ll, "mbgnbd": _mbgnbd_ll}
+
+
+class _SafeParetoNBDFitter(ParetoNBDFitter):
+    """lifetimes' Pareto/NBD with the likelihood term A_0 computed safely.
+
+    Overrides the three static methods that reach ``_log_A_0`` by class name,
+    so fitting, P(alive) and conditional expectations all use the safe form.
+    """
+
+    @staticmethod
+    def _log_A_0(params, freq, recency, age):
+        return _pareto_log_a0(np.asarray(params, dtype=float), freq, recency, age)
+
+    @staticmethod
+    def _conditional_log_likelihood(params, freq, rec, T):
+        return _pareto_ll(np.asarray(params, dtype=float), freq, rec, T)
+
+    @staticmethod
+    def _negative_log_likelihood(params, freq, rec, T, weights, penalizer_coef):
+        params = np.asarray(params, dtype=float)
+        if np.any(params <= 0.0):
+            return np.inf
+        ll = _pareto_ll(params, freq, rec, T)
+        value = -(weights * ll).sum() / weights.mean() + penalizer_coef * np.sum(params**2)
+        return value if np.isfinite(value) else np.inf
+
+
+# ---------------------------------------------------------------------------
+# results objects
+
+
+@dataclass(frozen=True)
+class _FitResults:
+    model: str
+    params: dict[str, float]
+    cov_params: np.ndarray  # covariance of the natural-scale parameters (delta method)
+    cov_log_params: np.ndarray
+    loglik: float
+    n_customers: int
+    n_rows_fitted: int
+    penalizer: float
+    fit_seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(self.params)
+
+    @property
+    def bse(self) -> dict[str, float]:
+        """Standard errors of the parameters (delta method from log scale)."""
+        return dict(zip(self.params, np.sqrt(np.diag(self.cov_params)), strict=True))
+
+    @property
+    def aic(self) -> float:
+        return 2 * len(self.params) - 2 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        return len(self.params) * np.log(self.n_customers) - 2 * self.loglik
+
+    def conf_int(self, alpha: float = 0.05) -> pl.DataFrame:
+        """Wald confidence intervals at level ``1 - alpha``, computed on the log
+        scale and transformed back (so they stay positive).
+
+        Returns a polars DataFrame: ``parameter``, ``estimate``, ``lower``,
+        ``upper``.
+        """
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha={alpha}; give a level between 0 and 1, e.g. 0.05")
+        z = stats.norm.ppf(1 - alpha / 2)
+        est = np.array(list(self.params.values()))
+        se_log = np.sqrt(np.diag(self.cov_log_params))
+        return pl.DataFrame(
+            {
+                "parameter": list(self.params),
+                "estimate": est,
+                "lower": est * np.exp(-z * se_log),
+                "upper": est * np.exp(z * se_log),
+            }
+        )
+
+    def _title(self) -> str:
+        raise NotImplementedError
+
+    def _info(self) -> list[tuple[str, str]]:
+        return [
+            ("customers", f"{self.n_customers:,}"),
+            ("rows fitted", f"{self.n_rows_fitted:,}"),
+            ("log-likelihood", f"{self.loglik:,.2f}"),
+            ("AIC", f"{self.aic:,.2f}"),
+            ("BIC", f"{self.bic:,.2f}"),
+            ("penalizer", f"{self.penalizer:g}"),
+            ("fit time (s)", f"{self.fit_seconds:.2f}"),
+        ]
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """A statsmodels ``Summary``: text with ``str()``, HTML in a notebook."""
+        info = self._info()
+        half = (len(info) + 1) // 2
+        left, right = info[:half], info[half:]
+        right = right + [("", "")] * (len(left) - len(right))
+        top = SimpleTable(
+            [[lk, lv, rk, rv] for (lk, lv), (rk, rv) in zip(left, right, strict=True)],
+            title=self._title(),
+        )
+        ci = self.conf_int(alpha)
+        level = f"{100 * (1 - alpha):g}%"
+        bse = self.bse
+        rows = [
+            [
+                f"{est:.4f}",
+                f"{bse[name]:.4f}",
+                f"{lo:.4f}",
+                f"{hi:.4f}",
+            ]
+            for name, est, lo, hi in ci.iter_rows()
+        ]
+        table = SimpleTable(
+            rows,
+            headers=["coef", "std err", f"[{level}", "interval]"],
+            stubs=list(self.params),
+        )
+        result = Summary()
+        result.tables.extend([top, table])
+        notes = [
+            "Standard errors from the observed information (numerical Hessian of the "
+            "log-likelihood in log parameters); intervals are Wald intervals on the log scale.",
+            *self.notes,
+        ]
+        result.add_extra_txt(notes)
+        return result
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"<{type(self).__name__} {self.model}: {params}; {self.n_customers:,} customers>"
+
+
+@dataclass(frozen=True, repr=False)
+class PurchaseModelResults(_FitResults):
+    """A fitted purchase model (BG/NBD, Pareto/NBD or MBG/NBD)."""
+
+    time_unit: str = "D"
+    _fitter: object = field(default=None, compare=False)
+
+    def _title(self) -> str:
+        return f"{PURCHASE_MODELS[self.model]} purchase model (time unit {self.time_unit})"
+
+    def expected_purchases(
+        self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """Expected number of purchases in the next ``t`` time units of each customer."""
+        with np.errstate(all="ignore"):
+            values = self._fitter.conditional_expected_number_of_purchases_up_to_time(
+                t, np.asarray(frequency), np.asarray(recency), np.asarray(T)
+            )
+        return _finite(np.asarray(values, dtype=float), "expected purchases", self.model)
+
+    def p_alive(self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Probability that each customer is still active (has not dropped out)."""
+        with np.errstate(all="ignore"):
+            values = self._fitter.conditional_probability_alive(
+                np.asarray(frequency), np.asarray(recency), np.asarray(T)
+            )
+        values = np.broadcast_to(np.asarray(values, dtype=float), np.shape(frequency))
+        return np.clip(_finite(values, "P(alive)", self.model), 0.0, 1.0)
+
+    def expected_purchases_new_customer(self, t: float) -> float:
+        """Expected purchases in ``t`` time units of a customer just acquired."""
+        with np.errstate(all="ignore"):
+            return float(self._fitter.expected_number_of_purchases_up_to_time(t))
+
+
+@dataclass(frozen=True, repr=False)
+class IndependenceCheck:
+    """Gamma-Gamma assumes spend per order is independent of purchase frequency.
+
+    Pearson and Spearman correlations of ``frequency`` with
+    ``monetary_value`` among repeat buyers, with two-sided p-values.
+    """
+
+    n_customers: int
+    pearson_r: float
+    pearson_pvalue: float
+    spearman_rho: float
+    spearman_pvalue: float
+
+    def holds(self, threshold: float = 0.3) -> bool:
+        """Whether the correlation is weak enough (|r| below ``threshold``) for
+        the assumption to be a fair approximation."""
+        return abs(self.pearson_r) < threshold and abs(self.spearman_rho) < threshold
+
+    def __repr__(self) -> str:
+        return (
+            f"<IndependenceCheck n={self.n_customers:,}: Pearson r={self.pearson_r:.3f} "
+            f"(p={self.pearson_pvalue:.3g}), Spearman rho={self.spearman_rho:.3f} "
+            f"(p={self.spearman_pvalue:.3g})>"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class SpendModelResults(_FitResults):
+    """A fitted Gamma-Gamma spend model."""
+
+    n_excluded: int = 0
+    independence: IndependenceCheck | None = None
+
+    def _title(self) -> str:
+        return "Gamma-Gamma spend model (repeat buyers)"
+
+    def _info(self) -> list[tuple[str, str]]:
+        info = super()._info()
+        info.append(("excluded (mean <= 0)", f"{self.n_excluded:,}"))
+        if self.independence is not None:
+            ind = self.independence
+            info.append(("corr(freq, spend)", f"{ind.pearson_r:.3f} (p={ind.pearson_pvalue:.2g})"))
+        return info
+
+    @property
+    def mean_order_value(self) -> float:
+        """Population mean spend per order, p * gamma / (q - 1)."""
+        p, q, gamma = self.params.values()
+        return p * gamma / (q - 1)
+
+    def expected_order_value(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+        """Expected spend per order of each customer (Fader and Hardie 2013, eq. 8):
+        a weighted mean of the population mean and the customer's own mean;
+        the population mean for customers without repeat purchases."""
+        p, q, _ = self.params.values()
+        x = np.asarray(frequency, dtype=float)
+        m = np.asarray(monetary_value, dtype=float)
+        weight = p * x / (p * x + q - 1)
+        value = (1 - weight) * self.mean_order_value + weight * np.where(x > 0, m, 0.0)
+        return _finite(value, "expected order value", self.model)
+
+
+def _finite(values: np.ndarray, what: str, model: str) -> np.ndarray:
+    if not np.all(np.isfinite(values)):
+        bad = int(np.sum(~np.isfinite(values)))
+        raise ModelFitError(
+            f"{model}: {bad} customers got a non-finite {what}; this is a defect in clv, "
+            "please report it with the summary rows that cause it"
+        )
+    return values
+
+
+# ---------------------------------------------------------------------------
+# fitting
+
+
+def _columns(summary: pl.DataFrame) -> dict[str, str]:
+    """Map the model inputs onto a summary's columns (plain or ``*_cal``)."""
+    cols = summary.columns
+    for suffix in ("", "_cal"):
+        names = {k: f"{k}{suffix}" for k in ("frequency", "recency", "T", "monetary_value")}
+        if all(names[k] in cols for k in ("frequency", "recency", "T")):
+            return names
+    raise ValueError(
+        f"the summary has columns {cols}; it needs frequency, recency and T (or their "
+        "*_cal versions): build it with clv.summarize or clv.calibration_holdout"
+    )
+
+
+def _time_unit(summary: pl.DataFrame, time_unit: str | None) -> str:
+    found = None
+    if "time_unit" in summary.columns:
+        units = summary["time_unit"].cast(pl.String).unique().to_list()
+        if len(units) != 1:
+            raise ValueError(f"the summary mixes time units {units}; summarise in one unit")
+        found = units[0]
+    if time_unit is not None and found is not None and time_unit != found:
+        raise ValueError(
+            f"time_unit={time_unit!r} but the summary is in {found!r}; leave time_unit out"
+        )
+    unit = time_unit or found
+    if unit is None:
+        raise ValueError(
+            "the summary has no time_unit column; pass time_unit='D', 'W' or 'M' to say "
+            "in which unit recency and T are measured"
+        )
+    return unit
+
+
+def _check_summary(summary: pl.DataFrame, names: dict[str, str]) -> None:
+    f, r, t = (summary[names[k]] for k in ("frequency", "recency", "T"))
+    problems = []
+    if summary.height == 0:
+        problems.append("it has no customers")
+    else:
+        if f.null_count() or r.null_count() or t.null_count():
+            problems.append("frequency, recency or T has missing values")
+        elif (f < 0).any() or (r < 0).any() or (r > t + 1e-9).any():
+            problems.append("some rows break 0 <= recency <= T or frequency >= 0")
+        elif ((f == 0) & (r != 0)).any():
+            problems.append("some customers have frequency 0 but recency > 0")
+    if problems:
+        raise ValueError(
+            "the summary cannot be fitted: " + "; ".join(problems) + "; build it with "
+            "clv.summarize, or check the columns of a hand-made one"
+        )
+
+
+def _observed_information(loglik_total, log_params: np.ndarray) -> np.ndarray | None:
+    """Covariance of the log parameters from the numerical Hessian, or None
+    when the Hessian is not negative definite (no proper maximum)."""
+    hess = approx_hess3(log_params, loglik_total)
+    info = -(hess + hess.T) / 2
+    try:
+        eig = np.linalg.eigvalsh(info)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(eig)) or eig.min() <= 0:
+        return None
+    return np.linalg.inv(info)
+
+
+def _make_fitter(model: str, penalizer: float):
+    return {
+        "bgnbd": BetaGeoFitter,
+        "pareto_nbd": _SafeParetoNBDFitter,
+        "mbgnbd": ModifiedBetaGeoFitter,
+    }[model](penalizer_coef=penalizer)
+
+
+def fit_purchase_model(
+    summary: pl.DataFrame,
+    model: PurchaseModel = "bgnbd",
+    *,
+    penalizer: float = 0.0,
+    time_unit: str | None = None,
+) -> PurchaseModelResults:
+    """Fit a purchase model to a per-customer summary.
+
+    Parameters
+    ----------
+    summary
+        A polars frame with ``frequency``, ``recency`` and ``T`` (or the
+        ``*_cal`` columns of :func:`clv.calibration_holdout`), one row per
+        customer.
+    model
+        ``"bgnbd"``, ``"pareto_nbd"`` or ``"mbgnbd"``.
+    penalizer
+        L2 penalty on the parameters (lifetimes' ``penalizer_coef``); 0 gives
+        maximum likelihood. A small value (0.001 to 0.1) can help data on which
+        the plain fit does not converge.
+    time_unit
+        Unit of ``recency`` and ``T``; read from the summary's ``time_unit``
+        column when it has one.
+
+    Returns
+    -------
+    PurchaseModelResults
+
+    Raises
+    ------
+    ModelFitError
+        When the data cannot identify the model (no repeat buyers, too few
+        customers) or the optimiser finds no proper maximum; the message says
+        what was tried and what to try.
+    """
+    if model not in PURCHASE_MODELS:
+        raise ValueError(f"model={model!r}; use one of {', '.join(PURCHASE_MODELS)}")
+    if penalizer < 0:
+        raise ValueError(f"penalizer={penalizer}; it must be >= 0")
+    names = _columns(summary)
+    unit = _time_unit(summary, time_unit)
+    _check_summary(summary, names)
+    label = PURCHASE_MODELS[model]
+    n = summary.height
+    n_repeat = int((summary[names["frequency"]] > 0).sum())
+    if n_repeat == 0:
+        raise ModelFitError(
+            f"{label}: none of the {n:,} customers has a repeat purchase, so purchase rate "
+            "and dropout cannot be told apart; use a longer observation window"
+        )
+    if n < 10 or n_repeat < 3:
+        raise ModelFitError(
+            f"{label}: {n:,} customers with {n_repeat} repeat buyers are too few to fit "
+            "four parameters; grade on more customers or a longer window"
+        )
+
+    triples = compress(
+        summary.select(
+            pl.col(names["frequency"]).alias("frequency"),
+            pl.col(names["recency"]).alias("recency"),
+            pl.col(names["T"]).alias("T"),
+        )
+    )
+    x = triples["frequency"].to_numpy().astype(float)
+    t_x = triples["recency"].to_numpy().astype(float)
+    T = triples["T"].to_numpy().astype(float)
+    w = triples["n_customers"].to_numpy().astype(float)
+
+    fitter = _make_fitter(model, penalizer)
+    fit_kwargs = {"weights": w}
+    if model == "pareto_nbd":
+        fit_kwargs["initial_params"] = np.ones(4)  # lifetimes would draw them at random
+        fit_kwargs["maxiter"] = 10_000
+    optimiser = "Nelder-Mead from (1, 1, 1, 1)" if model == "pareto_nbd" else "BFGS"
+    tried = f"maximum likelihood through lifetimes ({optimiser}, penalizer={penalizer:g})"
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fitter.fit(x, t_x, T, **fit_kwargs)
+    except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise ModelFitError(_advice(label, n, n_repeat, tried, str(exc).strip(), model)) from None
+    seconds = time.perf_counter() - start
+
+    params = np.array([fitter.params_[k] for k in _PARAM_NAMES[model]], dtype=float)
+    loglik_fn = _LOGLIK[model]
+
+    def total(log_params: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            return float(np.sum(w * loglik_fn(np.exp(log_params), x, t_x, T)))
+
+    loglik = total(np.log(params))
+    if not (np.all(np.isfinite(params)) and np.all(params > 0) and np.isfinite(loglik)):
+        raise ModelFitError(
+            _advice(label, n, n_repeat, tried, f"estimates {params} are not usable", model)
+        )
+    cov_log = _observed_information(total, np.log(params))
+    if cov_log is None:
+        raise ModelFitError(
+            _advice(
+                label,
+                n,
+                n_repeat,
+                tried,
+                "the likelihood has no proper maximum there (Hessian not negative definite)",
+                model,
+            )
+        )
+    notes = []
+    if penalizer > 0:
+        notes.append(f"Penalised fit (penalizer={penalizer:g}): estimates are shrunk.")
+    return PurchaseModelResults(
+        model=model,
+        params=dict(zip(_PARAM_NAMES[model], params.tolist(), strict=True)),
+        cov_params=cov_log * np.outer(params, params),
+        cov_log_params=cov_log,
+        loglik=loglik,
+        n_customers=n,
+        n_rows_fitted=triples.height,
+        penalizer=penalizer,
+        fit_seconds=seconds,
+        notes=tuple(notes),
+        time_unit=unit,
+        _fitter=fitter,
+    )
+
+
+def _advice(label: str, n: int, n_repeat: int, tried: str, detail: str, model: str) -> str:
+    others = [PURCHASE_MODELS[m] for m in PURCHASE_MODELS if m != model]
+    if model == "gamma_gamma":
+        alternatives = "a penalizer (e.g. penalizer=0.01), or more repeat buyers"
+    else:
+        alternatives = (
+            f"a penalizer (e.g. penalizer=0.01), another model ({' or '.join(others)}), "
+            "or a longer observation window"
+        )
+    return (
+        f"{label} did not converge on {n:,} customers ({n_repeat:,} repeat buyers): "
+        f"tried {tried}: {detail}. Try {alternatives}."
+    )
+
+
+def spend_independence_check(summary: pl.DataFrame) -> IndependenceCheck:
+    """Correlation of purchase frequency with mean spend among repeat buyers.
+
+    Gamma-Gamma assumes none; a clear correlation means the CLV of frequent
+    buyers is biased and the spend model should be used with care.
+    """
+    names = _columns(summary)
+    if names["monetary_value"] not in summary.columns:
+        raise ValueError("the summary has no monetary_value column; summarise with amounts")
+    repeat = summary.filter(pl.col(names["frequency"]) > 0)
+    x = repeat[names["frequency"]].to_numpy().astype(float)
+    m = repeat[names["monetary_value"]].to_numpy().astype(float)
+    if repeat.height < 3 or np.ptp(x) == 0 or np.ptp(m) == 0:
+        return IndependenceCheck(repeat.height, np.nan, np.nan, np.nan, np.nan)
+    pearson = stats.pearsonr(x, m)
+    spearman = stats.spearmanr(x, m)
+    return IndependenceCheck(
+        n_customers=repeat.height,
+        pearson_r=float(pearson.statistic),
+        pearson_pvalue=float(pearson.pvalue),
+        spearman_rho=float(spearman.statistic),
+        spearman_pvalue=float(spearman.pvalue),
+    )
+
+
+def fit_spend_model(summary: pl.DataFrame, *, penalizer: float = 0.0) -> SpendModelResults:
+    """Fit the Gamma-Gamma spend model on the repeat buyers of a summary.
+
+    Customers without repeat purchases carry no spend information beyond the
+    first order and are left out, as in Fader and Hardie (2013); repeat buyers
+    whose mean repeat spend is not positive are left out too and counted in
+    ``n_excluded``.
+
+    Raises
+    ------
+    ModelFitError
+        With too few repeat buyers, when the optimiser fails, or when the
+        estimate has ``q <= 1`` (the mean spend per order would be infinite).
+    """
+    names = _columns(summary)
+    if names["monetary_value"] not in summary.columns:
+        raise ValueError("the summary has no monetary_value column; summarise a log with amounts")
+    repeat = summary.filter(pl.col(names["frequency"]) > 0)
+    usable = repeat.filter(pl.col(names["monetary_value"]) > 0)
+    n_excluded = repeat.height - usable.height
+    if usable.height < 10:
+        raise ModelFitError(
+            f"Gamma-Gamma: {usable.height} repeat buyers with positive spend are too few to "
+            "fit; use a longer window or score without a spend model"
+        )
+    pairs = compress(
+        usable.select(
+            pl.col(names["frequency"]).alias("frequency"),
+            pl.col(names["monetary_value"]).alias("monetary_value"),
+        ),
+        columns=("frequency", "monetary_value"),
+    )
+    x = pairs["frequency"].to_numpy().astype(float)
+    m = pairs["monetary_value"].to_numpy().astype(float)
+    w = pairs["n_customers"].to_numpy().astype(float)
+    fitter = GammaGammaFitter(penalizer_coef=penalizer)
+    tried = f"lifetimes' GammaGammaFitter with penalizer={penalizer:g}"
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fitter.fit(x, m, weights=w)
+    except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise ModelFitError(
+            _advice("Gamma-Gamma", usable.height, usable.height, tried, str(exc), "gamma_gamma")
+        ) from None
+    seconds = time.perf_counter() - start
+    params = np.array([fitter.params_[k] for k in ("p", "q", "v")], dtype=float)
+
+    def total(log_params: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            return float(np.sum(w * _gamma_gamma_ll(np.exp(log_params), x, m)))
+
+    loglik = total(np.log(params))
+    cov_log = _observed_information(total, np.log(params))
+    if cov_log is None or not np.isfinite(loglik):
+        raise ModelFitError(
+            _advice(
+                "Gamma-Gamma",
+                usable.height,
+                usable.height,
+                tried,
+                "the likelihood has no proper maximum there",
+                "gamma_gamma",
+            )
+        )
+    if params[1] <= 1:
+        raise ModelFitError(
+            f"Gamma-Gamma: q = {params[1]:.3f} <= 1, so the mean spend per order is not "
+            "finite; spend is too heavy-tailed for this model: cap extreme orders or add "
+            "a penalizer"
+        )
+    notes = [] if penalizer == 0 else [f"Penalised fit (penalizer={penalizer:g})."]
+    independence = spend_independence_check(summary)
+    if not np.isnan(independence.pearson_r) and not independence.holds():
+        notes.append(
+            "Frequency and spend per order are correlated (|r| >= 0.3): the Gamma-Gamma "
+            "independence assumption is doubtful on these data."
+        )
+    return SpendModelResults(
+        model="gamma_gamma",
+        params=dict(zip(_PARAM_NAMES["gamma_gamma"], params.tolist(), strict=True)),
+        cov_params=cov_log * np.outer(params, params),
+        cov_log_params=cov_log,
+        loglik=loglik,
+        n_customers=usable.height,
+        n_rows_fitted=pairs.height,
+        penalizer=penalizer,
+        fit_seconds=seconds,
+        notes=tuple(notes),
+        n_excluded=n_excluded,
+        independence=independence,
+    )

@@ -1,0 +1,328 @@
+"""Per-customer summaries of a transaction log, in polars.
+
+The "buy till you die" models see a customer only through a few numbers:
+
+``frequency``
+    number of *repeat* purchase periods: purchases are merged per period
+    (``freq``), and the first period does not count;
+``recency``
+    age of the customer at the last purchase: time from the first to the last
+    purchase period;
+``T``
+    age of the customer at the end of the observation window: time from the
+    first purchase period to the period holding ``observation_end``;
+``monetary_value``
+    mean amount of the repeat purchase periods (0 for one-time buyers).
+
+These match lifetimes' ``summary_data_from_transaction_data`` (its
+``freq`` and ``freq_multiplier``) with one deliberate difference:
+transactions dated after ``observation_end`` are always left out, while
+lifetimes keeps those that fall in the same period as ``observation_end``.
+
+Times are measured in ``time_unit`` (``"D"`` days, ``"W"`` weeks of 7 days,
+``"M"`` calendar months). ``freq="D", time_unit="W"`` gives the convention of
+the published CDNOW analyses: purchases merged per calendar day, recency and T
+in weeks as days / 7. Monthly periods are counted in calendar months and need
+``time_unit="M"``.
+
+Every summary carries a ``time_unit`` column so the models and scores know the
+unit of ``recency`` and ``T`` without being told again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from clv.data import TransactionLog, _as_date
+
+__all__ = [
+    "DAYS_PER_UNIT",
+    "WindowCounts",
+    "calibration_holdout",
+    "compress",
+    "summarize",
+    "window_counts",
+]
+
+Freq = Literal["D", "W", "M"]
+DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
+_TRUNCATE = {"D": "1d", "W": "1w", "M": "1mo"}  # polars weeks start on Monday, as pandas' W-SUN
+
+TimeUnitEnum = pl.Enum(["D", "W", "M"])
+
+
+def _frame(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    if isinstance(transactions, TransactionLog):
+        return transactions.lazy()
+    if isinstance(transactions, pl.DataFrame):
+        transactions = transactions.lazy()
+    if not isinstance(transactions, pl.LazyFrame):
+        raise TypeError(
+            f"transactions is a {type(transactions).__name__}; give a clv.TransactionLog "
+            "(from clv.load_transactions) or a polars frame with customer_id, date, amount"
+        )
+    names = transactions.collect_schema().names()
+    missing = [c for c in ("customer_id", "date", "amount") if c not in names]
+    if missing:
+        raise ValueError(
+            f"transactions lack the columns {missing}; load the log with "
+            "clv.load_transactions(..., customer_id=, date=, amount=) to map its column names"
+        )
+    return transactions
+
+
+def _check_units(freq: str, time_unit: str | None) -> str:
+    if freq not in _TRUNCATE:
+        raise ValueError(f"freq={freq!r}; use 'D' (days), 'W' (weeks) or 'M' (months)")
+    time_unit = time_unit or freq
+    if time_unit not in DAYS_PER_UNIT:
+        raise ValueError(f"time_unit={time_unit!r}; use 'D', 'W' or 'M'")
+    if (freq == "M") != (time_unit == "M"):
+        raise ValueError(
+            f"freq={freq!r} with time_unit={time_unit!r}: calendar months have no fixed "
+            "length in days; use freq='M' with time_unit='M', or 'D'/'W' for both"
+        )
+    return time_unit
+
+
+def _period(expr: pl.Expr, freq: str) -> pl.Expr:
+    return expr.dt.truncate(_TRUNCATE[freq])
+
+
+def _elapsed(later: pl.Expr, earlier: pl.Expr, freq: str, time_unit: str) -> pl.Expr:
+    """Time between two period starts, in ``time_unit``."""
+    if freq == "M":
+        months = (later.dt.year() - earlier.dt.year()) * 12 + (
+            later.dt.month() - earlier.dt.month()
+        )
+        return months.cast(pl.Float64)
+    days = (later - earlier).dt.total_days().cast(pl.Float64)
+    return days / DAYS_PER_UNIT[time_unit]
+
+
+def _end_period(observation_end: str | dt.date, freq: str) -> dt.datetime:
+    end = _as_date(observation_end, "observation_end")
+    start = pl.select(_period(pl.lit(dt.datetime(end.year, end.month, end.day)), freq)).item()
+    return start
+
+
+def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
+    """One row per customer and purchase period, amounts summed."""
+    return lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period")).agg(
+        pl.col("amount").sum()
+    )
+
+
+def _summarise_periods(
+    periods: pl.LazyFrame, end_period: dt.datetime, freq: str, time_unit: str
+) -> pl.LazyFrame:
+    first_amount = pl.col("amount").sort_by("period").first()
+    n_periods = pl.len()
+    return (
+        periods.group_by("customer_id")
+        .agg(
+            pl.col("period").min().alias("_first"),
+            pl.col("period").max().alias("_last"),
+            (n_periods - 1).cast(pl.Int64).alias("frequency"),
+            ((pl.col("amount").sum() - first_amount) / (n_periods - 1)).alias("_mv"),
+        )
+        .select(
+            "customer_id",
+            "frequency",
+            _elapsed(pl.col("_last"), pl.col("_first"), freq, time_unit).alias("recency"),
+            _elapsed(pl.lit(end_period), pl.col("_first"), freq, time_unit).alias("T"),
+            pl.when(pl.col("frequency") > 0)
+            .then(pl.col("_mv"))
+            .otherwise(0.0)
+            .cast(pl.Float64)
+            .alias("monetary_value"),
+        )
+    )
+
+
+def summarize(
+    transactions: TransactionLog | pl.DataFrame | pl.LazyFrame,
+    *,
+    freq: Freq = "D",
+    time_unit: Freq | None = None,
+    observation_end: str | dt.date | None = None,
+) -> pl.DataFrame:
+    """Summarise a transaction log per customer: frequency, recency, T, monetary value.
+
+    Parameters
+    ----------
+    transactions
+        A :class:`~clv.data.TransactionLog` or a polars frame with
+        ``customer_id``, ``date`` and ``amount``.
+    freq
+        Period in which purchases are merged: ``"D"``, ``"W"`` or ``"M"``.
+    time_unit
+        Unit of ``recency`` and ``T``; defaults to ``freq``.
+    observation_end
+        Last day observed (inclusive). Later transactions are left out (count
+        them with :func:`window_counts`). Defaults to the last transaction date.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per customer, sorted by ``customer_id``: ``customer_id``,
+        ``frequency`` (Int64), ``recency``, ``T``, ``monetary_value`` (Float64)
+        and ``time_unit``.
+
+    Examples
+    --------
+    >>> import clv
+    >>> tx = clv.load_transactions("data/cdnow/CDNOW_sample.csv")
+    >>> s = clv.summarize(tx, freq="D", time_unit="W", observation_end="1997-09-30")
+    """
+    time_unit = _check_units(freq, time_unit)
+    lf = _frame(transactions)
+    if observation_end is None:
+        last = lf.select(pl.col("date").max()).collect().item()
+        if last is None:
+            raise ValueError("the transaction log is empty; there is nothing to summarise")
+        observation_end = last.date() if isinstance(last, dt.datetime) else last
+    end = _as_date(observation_end, "observation_end")
+    in_window = lf.filter(pl.col("date").dt.date() <= end)
+    summary = _summarise_periods(
+        _per_period(in_window, freq), _end_period(end, freq), freq, time_unit
+    )
+    return (
+        summary.with_columns(pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"))
+        .sort("customer_id")
+        .collect()
+    )
+
+
+def calibration_holdout(
+    transactions: TransactionLog | pl.DataFrame | pl.LazyFrame,
+    *,
+    calibration_end: str | dt.date,
+    observation_end: str | dt.date,
+    freq: Freq = "D",
+    time_unit: Freq | None = None,
+) -> pl.DataFrame:
+    """Split a log at ``calibration_end``: a summary of the calibration window
+    and what each customer did in the holdout window after it.
+
+    Only customers whose first purchase is in the calibration window appear
+    (customers first seen in the holdout are counted by :func:`window_counts`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``customer_id``, ``frequency_cal``, ``recency_cal``, ``T_cal``,
+        ``monetary_value_cal`` (as :func:`summarize` up to ``calibration_end``),
+        ``frequency_holdout`` (number of purchase periods in the holdout),
+        ``monetary_value_holdout`` (mean amount per holdout purchase period, 0
+        when none), ``revenue_holdout`` (total amount in the holdout),
+        ``duration_holdout`` (holdout length in ``time_unit``) and
+        ``time_unit``.
+    """
+    time_unit = _check_units(freq, time_unit)
+    cal_end = _as_date(calibration_end, "calibration_end")
+    obs_end = _as_date(observation_end, "observation_end")
+    if obs_end <= cal_end:
+        raise ValueError(
+            f"observation_end {obs_end} must be after calibration_end {cal_end}; the "
+            "holdout window is the time between them"
+        )
+    lf = _frame(transactions)
+    day = pl.col("date").dt.date()
+    cal_end_period = _end_period(cal_end, freq)
+    obs_end_period = _end_period(obs_end, freq)
+    cal = _summarise_periods(
+        _per_period(lf.filter(day <= cal_end), freq), cal_end_period, freq, time_unit
+    ).rename(lambda c: c if c == "customer_id" else f"{c}_cal")
+    holdout = (
+        _per_period(lf.filter((day > cal_end) & (day <= obs_end)), freq)
+        .group_by("customer_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("frequency_holdout"),
+            pl.col("amount").mean().alias("monetary_value_holdout"),
+            pl.col("amount").sum().alias("revenue_holdout"),
+        )
+    )
+    duration = pl.select(
+        _elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq, time_unit)
+    ).item()
+    return (
+        cal.join(holdout, on="customer_id", how="left")
+        .with_columns(
+            pl.col("frequency_holdout").fill_null(0),
+            pl.col("monetary_value_holdout").fill_null(0.0),
+            pl.col("revenue_holdout").fill_null(0.0),
+            pl.lit(duration, dtype=pl.Float64).alias("duration_holdout"),
+            pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"),
+        )
+        .sort("customer_id")
+        .collect()
+    )
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Where each transaction of a log falls relative to the windows of a run."""
+
+    transactions: int
+    customers: int
+    in_calibration: int
+    in_holdout: int
+    after_observation_end: int
+    customers_first_seen_after_calibration: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def window_counts(
+    transactions: TransactionLog | pl.DataFrame | pl.LazyFrame,
+    *,
+    observation_end: str | dt.date,
+    calibration_end: str | dt.date | None = None,
+) -> WindowCounts:
+    """Count the transactions a summary uses and those it leaves out.
+
+    Without ``calibration_end``, the calibration window is the whole window up
+    to ``observation_end`` and the holdout is empty.
+    """
+    obs_end = _as_date(observation_end, "observation_end")
+    cal_end = _as_date(calibration_end, "calibration_end") if calibration_end else obs_end
+    day = pl.col("date").dt.date()
+    first_day = day.min().over("customer_id")
+    row = (
+        _frame(transactions)
+        .select(
+            pl.len().alias("transactions"),
+            pl.col("customer_id").n_unique().alias("customers"),
+            (day <= cal_end).sum().alias("in_calibration"),
+            ((day > cal_end) & (day <= obs_end)).sum().alias("in_holdout"),
+            (day > obs_end).sum().alias("after_observation_end"),
+            pl.col("customer_id")
+            .filter(first_day > cal_end)
+            .n_unique()
+            .alias("customers_first_seen_after_calibration"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return WindowCounts(**{k: int(v) for k, v in row.items()})
+
+
+def compress(
+    summary: pl.DataFrame, columns: tuple[str, ...] = ("frequency", "recency", "T")
+) -> pl.DataFrame:
+    """Distinct value combinations of ``columns`` with the number of customers
+    sharing each (``n_customers``), sorted. Fitting on these with the counts as
+    weights gives the same likelihood as fitting on every customer."""
+    return (
+        summary.lazy()
+        .group_by(list(columns))
+        .agg(pl.len().cast(pl.Int64).alias("n_customers"))
+        .sort(list(columns))
+        .collect()
+    )

@@ -1,0 +1,137 @@
+"""Per-customer predictions: expected purchases, P(alive), churn probability, CLV.
+
+Horizon and discount rate are given in explicit units (days, and a rate per
+year), whatever the summary's time unit; the conversion happens here, once.
+Predictions are computed on the distinct summary rows and joined back, so the
+cost grows with the number of distinct histories, not of customers.
+
+CLV is the discounted expected spend over the horizon::
+
+    clv = expected_order_value * sum_k (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d) ** (t_k / 365.25 days)
+
+with ``t_k`` the ends of ``steps`` equal steps of the horizon (monthly by
+default), ``E[X(t)]`` the model's conditional expected number of purchases
+in ``(T, T + t]`` and ``d`` the annual discount rate: each step's purchases
+are discounted from the step's end, as lifetimes does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from clv.models import PurchaseModelResults, SpendModelResults, _columns
+from clv.rfm import DAYS_PER_UNIT
+
+__all__ = ["score"]
+
+_DAYS_PER_YEAR = 365.25
+
+
+def score(
+    summary: pl.DataFrame,
+    purchase_model: PurchaseModelResults,
+    spend_model: SpendModelResults | None = None,
+    *,
+    horizon_days: float = 365.0,
+    discount_rate_annual: float = 0.10,
+    steps_per_year: int = 12,
+) -> pl.DataFrame:
+    """Score every customer of a summary.
+
+    Parameters
+    ----------
+    summary
+        Per-customer summary (:func:`clv.summarize`, or the calibration part of
+        :func:`clv.calibration_holdout`), in the time unit the model was fitted in.
+    purchase_model
+        A fitted purchase model (:func:`clv.fit_purchase_model`).
+    spend_model
+        A fitted Gamma-Gamma model (:func:`clv.fit_spend_model`). Without it,
+        ``expected_order_value`` is each customer's observed mean repeat spend
+        (0 for one-time buyers) and CLV uses that.
+    horizon_days
+        Prediction horizon in days.
+    discount_rate_annual
+        Annual discount rate (0.10 for 10 % a year).
+    steps_per_year
+        Discounting steps per year (12: monthly).
+
+    Returns
+    -------
+    polars.DataFrame
+        The summary columns plus ``expected_purchases`` (over the horizon),
+        ``p_alive``, ``churn_probability`` (1 - P(alive)),
+        ``expected_order_value`` (currency per order) and ``clv`` (discounted,
+        currency), one row per customer, in the summary's order.
+    """
+    if not horizon_days > 0:
+        raise ValueError(f"horizon_days={horizon_days}; give a positive number of days")
+    if not discount_rate_annual > -1:
+        raise ValueError(
+            f"discount_rate_annual={discount_rate_annual}; give a yearly rate such as 0.10"
+        )
+    if steps_per_year < 1:
+        raise ValueError(f"steps_per_year={steps_per_year}; give at least 1")
+    names = _columns(summary)
+    if "time_unit" in summary.columns:
+        units = summary["time_unit"].cast(pl.String).unique().to_list()
+        if units != [purchase_model.time_unit]:
+            raise ValueError(
+                f"the summary is in time unit {units} but the model was fitted in "
+                f"{purchase_model.time_unit!r}; score the summary the model was fitted on"
+            )
+    unit_days = DAYS_PER_UNIT[purchase_model.time_unit]
+    n_steps = max(1, math.ceil(horizon_days / _DAYS_PER_YEAR * steps_per_year - 1e-9))
+    step_days = horizon_days / n_steps
+    discount = (1.0 + discount_rate_annual) ** (
+        -np.arange(1, n_steps + 1) * step_days / _DAYS_PER_YEAR
+    )
+
+    key = [names["frequency"], names["recency"], names["T"]]
+    triples = summary.select(key).unique()
+    x, t_x, T = (triples[c].to_numpy().astype(float) for c in key)
+    cumulative = np.column_stack(
+        [
+            purchase_model.expected_purchases(k * step_days / unit_days, x, t_x, T)
+            for k in range(1, n_steps + 1)
+        ]
+    )
+    increments = np.diff(cumulative, axis=1, prepend=0.0)
+    purchase_part = triples.with_columns(
+        pl.Series("expected_purchases", cumulative[:, -1]),
+        pl.Series("_discounted_purchases", increments @ discount),
+        pl.Series("p_alive", purchase_model.p_alive(x, t_x, T)),
+    )
+    scored = summary.join(purchase_part, on=key, how="left", maintain_order="left")
+
+    mv = names["monetary_value"]
+    if spend_model is not None:
+        if mv not in summary.columns:
+            raise ValueError("the summary has no monetary_value column for the spend model")
+        pairs = summary.select(names["frequency"], mv).unique()
+        pairs = pairs.with_columns(
+            pl.Series(
+                "expected_order_value",
+                spend_model.expected_order_value(
+                    pairs[names["frequency"]].to_numpy(), pairs[mv].to_numpy()
+                ),
+            )
+        )
+        scored = scored.join(pairs, on=[names["frequency"], mv], how="left", maintain_order="left")
+    elif mv in summary.columns:
+        scored = scored.with_columns(pl.col(mv).cast(pl.Float64).alias("expected_order_value"))
+    else:
+        raise ValueError(
+            "give a spend_model or a summary with monetary_value to value the purchases"
+        )
+    return scored.select(
+        *summary.columns,
+        "expected_purchases",
+        "p_alive",
+        (1.0 - pl.col("p_alive")).alias("churn_probability"),
+        "expected_order_value",
+        (pl.col("expected_order_value") * pl.col("_discounted_purchases")).alias("clv"),
+    )
