@@ -641,7 +641,7 @@ def _advice(label: str, n: int, n_repeat: int, tried: str, detail: str, model: s
         )
     return (
         f"{label} did not converge on {n:,} customers ({n_repeat:,} repeat buyers): "
-        f"tried {tried}: {detail}. Try {alternatives}."
+        f"tried {tried}: {detail.rstrip('.')}. Try {alternatives}."
     )
 
 

@@ -112,23 +112,22 @@ def _end_period(observation_end: str | dt.date, freq: str) -> dt.datetime:
 
 def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
     """One row per customer and purchase period, amounts summed."""
+    # amounts are summed in sorted order so that results do not depend on row order
     return lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period")).agg(
-        pl.col("amount").sum()
+        pl.col("amount").sort().sum()
     )
 
 
 def _summarise_periods(
     periods: pl.LazyFrame, end_period: dt.datetime, freq: str, time_unit: str
 ) -> pl.LazyFrame:
-    first_amount = pl.col("amount").sort_by("period").first()
-    n_periods = pl.len()
     return (
         periods.group_by("customer_id")
         .agg(
             pl.col("period").min().alias("_first"),
             pl.col("period").max().alias("_last"),
-            (n_periods - 1).cast(pl.Int64).alias("frequency"),
-            ((pl.col("amount").sum() - first_amount) / (n_periods - 1)).alias("_mv"),
+            (pl.len() - 1).cast(pl.Int64).alias("frequency"),
+            pl.col("amount").sort_by("period").slice(1).mean().alias("_mv"),
         )
         .select(
             "customer_id",
@@ -243,8 +242,8 @@ def calibration_holdout(
         .group_by("customer_id")
         .agg(
             pl.len().cast(pl.Int64).alias("frequency_holdout"),
-            pl.col("amount").mean().alias("monetary_value_holdout"),
-            pl.col("amount").sum().alias("revenue_holdout"),
+            pl.col("amount").sort_by("period").mean().alias("monetary_value_holdout"),
+            pl.col("amount").sort_by("period").sum().alias("revenue_holdout"),
         )
     )
     duration = pl.select(
