@@ -30,9 +30,9 @@ lint: $(STAMP) ## fix lint and formatting in place
 report: $(STAMP) ## grade the bundled sample data and write reports/
 	$(BIN)/clv report --sample
 
-lab: $(STAMP) ## open JupyterLab on notebooks/
+lab: $(STAMP) ## open JupyterLab in the project
 	$(BIN)/python -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

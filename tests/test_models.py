@@ -296,3 +296,15 @@ def test_optimiser_failure_becomes_advice(cdnow_calibration, monkeypatch):
 def test_unknown_model_is_rejected(cdnow_calibration):
     with pytest.raises(ValueError, match="bgnbd, pareto_nbd, mbgnbd"):
         clv.fit_purchase_model(cdnow_calibration, model="bg")
+
+
+def test_spend_model_counts_repeat_buyers_without_positive_spend(cdnow_master):
+    # the master log has repeat buyers whose repeat orders were all $0
+    summary = clv.summarize(cdnow_master, freq="D", time_unit="W", observation_end="1997-09-30")
+    repeat = summary.filter(pl.col("frequency") > 0)
+    zero = int((repeat["monetary_value"] <= 0).sum())
+    assert zero > 0
+    fit = clv.fit_spend_model(summary)
+    assert fit.n_excluded == zero
+    assert fit.n_customers == repeat.height - zero
+    assert "excluded (mean <= 0)" in str(fit.summary())

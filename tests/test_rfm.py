@@ -192,3 +192,12 @@ def test_unit_arguments_are_checked():
         )
     with pytest.raises(ValueError, match="lack the columns"):
         clv.summarize(SMALL_LOG.drop("amount"))
+
+
+def test_master_summary_matches_lifetimes(cdnow_master):
+    ours = clv.summarize(cdnow_master, freq="D", time_unit="W", observation_end="1998-06-30")
+    ref = _lifetimes_summary(cdnow_master, "1998-06-30", "D", 7)
+    assert ours.height == ref.height == 23570
+    for column in ("frequency", "recency", "T", "monetary_value"):
+        diff = (ours[column].cast(pl.Float64) - ref[column]).abs().max()
+        assert diff < 1e-9, column

@@ -10,7 +10,7 @@ From a transaction log to per-customer CLV and churn probability:
 >>> scores = clv.score(summary, bgnbd, spend, horizon_days=365, discount_rate_annual=0.10)
 """
 
-from clv import datasets
+from clv import datasets, report
 from clv.data import DataQuality, TransactionDataError, TransactionLog, load_transactions
 from clv.models import (
     PURCHASE_MODELS,

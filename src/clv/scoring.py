@@ -91,7 +91,8 @@ def score(
     )
 
     key = [names["frequency"], names["recency"], names["T"]]
-    triples = summary.select(key).unique()
+    # a fixed order keeps the floating-point results identical from run to run
+    triples = summary.select(key).unique(maintain_order=True)
     x, t_x, T = (triples[c].to_numpy().astype(float) for c in key)
     cumulative = np.column_stack(
         [
@@ -102,7 +103,7 @@ def score(
     increments = np.diff(cumulative, axis=1, prepend=0.0)
     purchase_part = triples.with_columns(
         pl.Series("expected_purchases", cumulative[:, -1]),
-        pl.Series("_discounted_purchases", increments @ discount),
+        pl.Series("_discounted_purchases", (increments * discount).sum(axis=1)),
         pl.Series("p_alive", purchase_model.p_alive(x, t_x, T)),
     )
     scored = summary.join(purchase_part, on=key, how="left", maintain_order="left")
@@ -111,7 +112,7 @@ def score(
     if spend_model is not None:
         if mv not in summary.columns:
             raise ValueError("the summary has no monetary_value column for the spend model")
-        pairs = summary.select(names["frequency"], mv).unique()
+        pairs = summary.select(names["frequency"], mv).unique(maintain_order=True)
         pairs = pairs.with_columns(
             pl.Series(
                 "expected_order_value",
