@@ -19,13 +19,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv and install clv with its dev extras (skipped when up to date)
 
 test: $(STAMP) ## run lint and the test suite
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## fix lint and formatting in place
-	$(BIN)/ruff check --fix src tests scripts
-	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts benchmarks
+	$(BIN)/ruff format src tests scripts benchmarks
 
 report: $(STAMP) ## grade the bundled sample data and write reports/
 	$(BIN)/clv report --sample

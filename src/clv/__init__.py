@@ -42,6 +42,7 @@ __all__ = [
     "fit_purchase_model",
     "fit_spend_model",
     "load_transactions",
+    "report",
     "score",
     "simulate_transactions",
     "spend_independence_check",
