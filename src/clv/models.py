@@ -40,8 +40,6 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
-from lifetimes.utils import ConvergenceError
 from scipy import stats
 from scipy.special import betaln, gammaln, hyp2f1, logsumexp
 from statsmodels.iolib.summary import Summary
@@ -49,6 +47,17 @@ from statsmodels.iolib.table import SimpleTable
 from statsmodels.tools.numdiff import approx_hess3
 
 from clv.rfm import compress
+
+with warnings.catch_warnings():
+    # lifetimes sets a pandas option that pandas 3 deprecates, at import time
+    warnings.simplefilter("ignore")
+    from lifetimes import (
+        BetaGeoFitter,
+        GammaGammaFitter,
+        ModifiedBetaGeoFitter,
+        ParetoNBDFitter,
+    )
+    from lifetimes.utils import ConvergenceError
 
 __all__ = [
     "PURCHASE_MODELS",
