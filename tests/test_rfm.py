@@ -96,6 +96,7 @@ def test_summary_daily_by_hand():
             "T": [30.0, 21.0, 6.0],
             # a's repeat days are worth 12 and 20
             "monetary_value": [16.0, 0.0, 0.0],
+            "revenue": [42.0, 30.0, 8.0],
             "time_unit": ["D", "D", "D"],
         },
         schema_overrides={"time_unit": pl.Enum(["D", "W", "M"])},
@@ -136,6 +137,7 @@ def test_calibration_holdout_by_hand():
     assert a["recency_cal"] == 14.0
     assert a["T_cal"] == 19.0
     assert a["monetary_value_cal"] == 16.0
+    assert a["revenue_cal"] == 42.0
     assert a["frequency_holdout"] == 1
     assert a["monetary_value_holdout"] == 99.0
     assert a["revenue_holdout"] == 99.0

@@ -12,7 +12,10 @@ The "buy till you die" models see a customer only through a few numbers:
     age of the customer at the end of the observation window: time from the
     first purchase period to the period holding ``observation_end``;
 ``monetary_value``
-    mean amount of the repeat purchase periods (0 for one-time buyers).
+    mean amount of the repeat purchase periods (0 for one-time buyers);
+``revenue``
+    total amount of all purchases in the window, first included (past spend,
+    the basis of hand-set tier rules).
 
 These match lifetimes' ``summary_data_from_transaction_data`` (its
 ``freq`` and ``freq_multiplier``) with one deliberate difference:
@@ -112,10 +115,15 @@ def _end_period(observation_end: str | dt.date, freq: str) -> dt.datetime:
 
 def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
     """One row per customer and purchase period, amounts summed."""
-    # amounts are summed in sorted order so that results do not depend on row order
     return lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period")).agg(
-        pl.col("amount").sort().sum()
+        _exact_sum(pl.col("amount").sort())
     )
+
+
+def _exact_sum(expr: pl.Expr) -> pl.Expr:
+    """A sum computed in the given order, so that the last bits never depend on
+    how polars splits the work (its group ``sum`` is not reproducible bit for bit)."""
+    return expr.cum_sum().last()
 
 
 def _summarise_periods(
@@ -127,7 +135,8 @@ def _summarise_periods(
             pl.col("period").min().alias("_first"),
             pl.col("period").max().alias("_last"),
             (pl.len() - 1).cast(pl.Int64).alias("frequency"),
-            pl.col("amount").sort_by("period").slice(1).mean().alias("_mv"),
+            (_exact_sum(pl.col("amount").sort_by("period").slice(1)) / (pl.len() - 1)).alias("_mv"),
+            _exact_sum(pl.col("amount").sort_by("period")).alias("revenue"),
         )
         .select(
             "customer_id",
@@ -139,6 +148,7 @@ def _summarise_periods(
             .otherwise(0.0)
             .cast(pl.Float64)
             .alias("monetary_value"),
+            pl.col("revenue").cast(pl.Float64),
         )
     )
 
@@ -169,8 +179,8 @@ def summarize(
     -------
     polars.DataFrame
         One row per customer, sorted by ``customer_id``: ``customer_id``,
-        ``frequency`` (Int64), ``recency``, ``T``, ``monetary_value`` (Float64)
-        and ``time_unit``.
+        ``frequency`` (Int64), ``recency``, ``T``, ``monetary_value``,
+        ``revenue`` (Float64) and ``time_unit``.
 
     Examples
     --------
@@ -215,7 +225,8 @@ def calibration_holdout(
     -------
     polars.DataFrame
         ``customer_id``, ``frequency_cal``, ``recency_cal``, ``T_cal``,
-        ``monetary_value_cal`` (as :func:`summarize` up to ``calibration_end``),
+        ``monetary_value_cal``, ``revenue_cal`` (as :func:`summarize` up to
+        ``calibration_end``),
         ``frequency_holdout`` (number of purchase periods in the holdout),
         ``monetary_value_holdout`` (mean amount per holdout purchase period, 0
         when none), ``revenue_holdout`` (total amount in the holdout),
@@ -242,8 +253,10 @@ def calibration_holdout(
         .group_by("customer_id")
         .agg(
             pl.len().cast(pl.Int64).alias("frequency_holdout"),
-            pl.col("amount").sort_by("period").mean().alias("monetary_value_holdout"),
-            pl.col("amount").sort_by("period").sum().alias("revenue_holdout"),
+            (_exact_sum(pl.col("amount").sort_by("period")) / pl.len()).alias(
+                "monetary_value_holdout"
+            ),
+            _exact_sum(pl.col("amount").sort_by("period")).alias("revenue_holdout"),
         )
     )
     duration = pl.select(
