@@ -10,7 +10,9 @@ From a transaction log to per-customer CLV and churn probability:
 >>> scores = clv.score(summary, bgnbd, spend, horizon_days=365, discount_rate_annual=0.10)
 """
 
-from clv import datasets, report
+from clv import backtest as backtesting
+from clv import datasets, report, tiers
+from clv.backtest import BacktestResult, backtest
 from clv.data import DataQuality, TransactionDataError, TransactionLog, load_transactions
 from clv.models import (
     PURCHASE_MODELS,
@@ -25,28 +27,39 @@ from clv.models import (
 from clv.rfm import WindowCounts, calibration_holdout, compress, summarize, window_counts
 from clv.scoring import score
 from clv.simulate import simulate_transactions
+from clv.tiers import Grading, Scheme, SchemeError, available_schemes, grade, load_scheme
 
 __all__ = [
     "PURCHASE_MODELS",
+    "BacktestResult",
     "DataQuality",
+    "Grading",
     "IndependenceCheck",
     "ModelFitError",
     "PurchaseModelResults",
+    "Scheme",
+    "SchemeError",
     "SpendModelResults",
     "TransactionDataError",
     "TransactionLog",
     "WindowCounts",
+    "available_schemes",
+    "backtest",
+    "backtesting",
     "calibration_holdout",
     "compress",
     "datasets",
     "fit_purchase_model",
     "fit_spend_model",
+    "grade",
+    "load_scheme",
     "load_transactions",
     "report",
     "score",
     "simulate_transactions",
     "spend_independence_check",
     "summarize",
+    "tiers",
     "window_counts",
 ]
 

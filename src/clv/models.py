@@ -354,6 +354,32 @@ class PurchaseModelResults(_FitResults):
         values = np.broadcast_to(np.asarray(values, dtype=float), np.shape(frequency))
         return np.clip(_finite(values, "P(alive)", self.model), 0.0, 1.0)
 
+    def prob_no_purchase(
+        self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """Probability that each customer makes no purchase in the next ``t`` time units.
+
+        BG/NBD and MBG/NBD: a customer alive at T with purchase rate lambda
+        buys nothing in ``t`` with probability exp(-lambda t) (dropout happens
+        only at purchases), and lambda given alive is Gamma(r + x, alpha + T),
+        so P = 1 - P(alive) + P(alive) ((alpha + T) / (alpha + T + t))^(r + x).
+        Pareto/NBD: lifetimes' conditional P(X(t) = 0), equation (34) of Fader
+        and Hardie (2005), on the safe likelihood.
+        """
+        x = np.asarray(frequency, dtype=float)
+        T_ = np.asarray(T, dtype=float)
+        if self.model == "pareto_nbd":
+            with np.errstate(all="ignore"):
+                values = self._fitter.conditional_probability_of_n_purchases_up_to_time(
+                    0, t, x, np.asarray(recency, dtype=float), T_
+                )
+            values = np.asarray(values, dtype=float)
+        else:
+            r, alpha = self.params["r"], self.params["alpha"]
+            alive = self.p_alive(x, recency, T_)
+            values = 1.0 - alive + alive * np.exp((r + x) * np.log((alpha + T_) / (alpha + T_ + t)))
+        return np.clip(_finite(values, "P(no purchase)", self.model), 0.0, 1.0)
+
     def expected_purchases_new_customer(self, t: float) -> float:
         """Expected purchases in ``t`` time units of a customer just acquired."""
         with np.errstate(all="ignore"):

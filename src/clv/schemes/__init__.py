@@ -1,0 +1,1 @@
+"""Packaged tier schemes (TOML). Load one with :func:`clv.tiers.load_scheme`."""

@@ -1,0 +1,772 @@
+"""Tier schemes and thresholds grounded in predicted value.
+
+A tier scheme (TOML, see ``src/clv/schemes/five_card.toml``) lists ordered
+tiers with Chinese and English names and a playbook each, says how thresholds
+are grounded, and defines churn-risk bands with their actions. :func:`grade`
+cuts the thresholds on a score column (predicted CLV by default) and assigns
+every customer a tier, a risk band, a status and an action.
+
+Grounding methods (``[grounding] method``):
+
+``value_share``
+    The Pareto view: sorted by score, the smallest group of customers holding
+    ``shares[0]`` of the total score is the top tier, the next group holding
+    ``shares[1]`` the second, and so on.
+``quantile``
+    Fixed shares of customers: ``shares[0]`` of customers (the highest
+    scores) in the top tier, and so on.
+``natural_breaks``
+    Fisher-Jenks natural breaks of the score (optionally of ``log1p(score)``,
+    ``transform = "log1p"``), computed by ``jenkspy`` on a seeded sample of at
+    most ``max_sample`` customers, since the exact algorithm is quadratic.
+``fixed``
+    Thresholds given by the business (``thresholds``, lower bounds of each
+    tier but the last, top first): the hand-set rules ("spend >= X is Gold"),
+    on any score column, e.g. ``score = "revenue"``.
+
+A customer whose score equals a threshold belongs to the higher tier.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from clv.rfm import DAYS_PER_UNIT
+
+__all__ = [
+    "METHODS",
+    "Grading",
+    "RiskBand",
+    "Scheme",
+    "SchemeError",
+    "Stability",
+    "Tier",
+    "assign_ranks",
+    "available_schemes",
+    "grade",
+    "ground_thresholds",
+    "load_scheme",
+]
+
+METHODS = ("value_share", "quantile", "natural_breaks", "fixed")
+Lang = Literal["en", "zh"]
+
+
+class SchemeError(ValueError):
+    """A tier scheme that cannot be used, with every mistake found listed."""
+
+    def __init__(self, problems: list[str], source: str) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"tier scheme {source}: {len(problems)} problem(s)\n{lines}")
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    rank: int
+    zh: str
+    en: str
+    playbook_en: str
+    playbook_zh: str
+
+    def name(self, lang: Lang = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def playbook(self, lang: Lang = "en") -> str:
+        return self.playbook_zh if lang == "zh" else self.playbook_en
+
+
+@dataclass(frozen=True)
+class RiskBand:
+    id: str
+    zh: str
+    en: str
+    upper: float  # churn probability up to and including this value
+    playbook_en: str
+    playbook_zh: str
+
+    def name(self, lang: Lang = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def playbook(self, lang: Lang = "en") -> str:
+        return self.playbook_zh if lang == "zh" else self.playbook_en
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A validated tier scheme."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    score: str
+    method: str
+    settings: dict[str, Any]
+    tiers: tuple[Tier, ...]
+    risk_score: str
+    bands: tuple[RiskBand, ...]
+    actions: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    provisional_days: float = 0.0
+    source: str = ""
+
+    def name(self, lang: Lang = "en") -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+    def action(self, tier: str, band: str, lang: Lang = "en") -> str:
+        """The action for a (tier, risk band) cell: an override from the scheme,
+        else the tier's playbook for the first (healthiest) band and the band's
+        playbook for the others."""
+        if (tier, band) in self.actions:
+            en, zh = self.actions[(tier, band)]
+            return zh if lang == "zh" else en
+        if band == self.bands[0].id:
+            return next(t for t in self.tiers if t.id == tier).playbook(lang)
+        return next(b for b in self.bands if b.id == band).playbook(lang)
+
+    def with_grounding(self, method: str, **settings: Any) -> Scheme:
+        """The same scheme grounded another way (validated like a file)."""
+        raw = _scheme_to_raw(self)
+        raw["grounding"] = {"method": method, **settings}
+        return _parse(raw, f"{self.source} (method={method})")
+
+
+# ---------------------------------------------------------------------------
+# loading and validation
+
+_TOP_KEYS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "score",
+    "grounding",
+    "tiers",
+    "risk",
+    "actions",
+    "statuses",
+}
+_TIER_KEYS = {"id", "rank", "zh", "en", "playbook_en", "playbook_zh"}
+_BAND_KEYS = {"id", "zh", "en", "upper", "playbook_en", "playbook_zh"}
+_ACTION_KEYS = {"tier", "band", "en", "zh"}
+_GROUNDING_KEYS = {
+    "value_share": {"method", "shares"},
+    "quantile": {"method", "shares"},
+    "natural_breaks": {"method", "transform", "max_sample", "seed"},
+    "fixed": {"method", "thresholds"},
+}
+
+
+def available_schemes() -> list[str]:
+    """Names of the packaged schemes."""
+    folder = resources.files("clv.schemes")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scheme(scheme: str | Path = "five_card") -> Scheme:
+    """Load and validate a tier scheme: a packaged name (see
+    :func:`available_schemes`) or the path of a TOML file.
+
+    Raises
+    ------
+    SchemeError
+        Listing every mistake with the key it concerns.
+    """
+    path = Path(scheme)
+    if path.suffix != ".toml" and str(scheme) in available_schemes():
+        text = resources.files("clv.schemes").joinpath(f"{scheme}.toml").read_text("utf-8")
+        source = f"{scheme} (packaged)"
+    elif path.is_file():
+        text = path.read_text(encoding="utf-8")
+        source = str(path)
+    else:
+        raise SchemeError(
+            [
+                f"no packaged scheme or file called {str(scheme)!r}; packaged schemes: "
+                f"{', '.join(available_schemes())}"
+            ],
+            str(scheme),
+        )
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemeError([f"is not valid TOML: {exc}"], source) from None
+    return _parse(raw, source)
+
+
+def _text(table: dict, key: str, where: str, problems: list[str]) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}.{key} is missing or empty; give it as text")
+        return ""
+    return value
+
+
+def _number(table: dict, key: str, where: str, problems: list[str]) -> float:
+    value = table.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        problems.append(f"{where}.{key} must be a number, got {value!r}")
+        return math.nan
+    return float(value)
+
+
+def _unknown(table: dict, allowed: set[str], where: str, problems: list[str]) -> None:
+    for key in sorted(set(table) - allowed):
+        problems.append(f"{where}: unknown key {key!r}; allowed keys are {sorted(allowed)}")
+
+
+def _parse(raw: dict[str, Any], source: str) -> Scheme:
+    problems: list[str] = []
+    _unknown(raw, _TOP_KEYS, "scheme", problems)
+    scheme_id = _text(raw, "id", "scheme", problems)
+    name_zh = _text(raw, "name_zh", "scheme", problems)
+    name_en = _text(raw, "name_en", "scheme", problems)
+    score = raw.get("score", "clv")
+    if not isinstance(score, str):
+        problems.append(f"scheme.score must be a column name, got {score!r}")
+
+    tiers_raw = raw.get("tiers")
+    tiers: list[Tier] = []
+    if not isinstance(tiers_raw, list) or len(tiers_raw) < 2:
+        problems.append("scheme needs at least two [[tiers]], listed from the top tier down")
+        tiers_raw = []
+    for i, t in enumerate(tiers_raw):
+        where = f"tiers[{i}]"
+        if not isinstance(t, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        _unknown(t, _TIER_KEYS, where, problems)
+        rank = t.get("rank")
+        if not isinstance(rank, int) or isinstance(rank, bool):
+            problems.append(f"{where}.rank must be a whole number (1 for the top tier)")
+            rank = -1
+        tiers.append(
+            Tier(
+                id=_text(t, "id", where, problems),
+                rank=rank,
+                zh=_text(t, "zh", where, problems),
+                en=_text(t, "en", where, problems),
+                playbook_en=_text(t, "playbook_en", where, problems),
+                playbook_zh=_text(t, "playbook_zh", where, problems),
+            )
+        )
+    ranks = [t.rank for t in tiers]
+    if tiers and ranks != list(range(1, len(tiers) + 1)):
+        problems.append(
+            f"tiers are out of order: ranks {ranks} as listed; list tiers from the top "
+            f"(rank 1) down to rank {len(tiers)}, one each"
+        )
+    ids = [t.id for t in tiers]
+    if len(set(ids)) != len(ids):
+        problems.append(f"tier ids repeat: {ids}; give each tier its own id")
+
+    grounding = raw.get("grounding")
+    method = ""
+    settings: dict[str, Any] = {}
+    if not isinstance(grounding, dict):
+        problems.append("scheme needs a [grounding] table with a method")
+    else:
+        method = grounding.get("method", "")
+        if method not in METHODS:
+            problems.append(
+                f"grounding.method {method!r} is unknown; use one of {', '.join(METHODS)}"
+            )
+        else:
+            _unknown(grounding, _GROUNDING_KEYS[method], "grounding", problems)
+            settings = {k: v for k, v in grounding.items() if k != "method"}
+            _check_grounding(method, settings, len(tiers), problems)
+
+    risk = raw.get("risk")
+    bands: list[RiskBand] = []
+    risk_score = "churn_probability"
+    if not isinstance(risk, dict) or not isinstance(risk.get("bands"), list):
+        problems.append("scheme needs a [risk] table with [[risk.bands]]")
+    else:
+        _unknown(risk, {"score", "bands"}, "risk", problems)
+        risk_score = risk.get("score", risk_score)
+        for i, b in enumerate(risk["bands"]):
+            where = f"risk.bands[{i}]"
+            _unknown(b, _BAND_KEYS, where, problems)
+            bands.append(
+                RiskBand(
+                    id=_text(b, "id", where, problems),
+                    zh=_text(b, "zh", where, problems),
+                    en=_text(b, "en", where, problems),
+                    upper=_number(b, "upper", where, problems),
+                    playbook_en=_text(b, "playbook_en", where, problems),
+                    playbook_zh=_text(b, "playbook_zh", where, problems),
+                )
+            )
+        uppers = [b.upper for b in bands]
+        if not bands:
+            problems.append("risk needs at least one band")
+        elif any(not a < b for a, b in itertools.pairwise(uppers)) or any(
+            not 0 < u <= 1 for u in uppers
+        ):
+            problems.append(f"risk.bands upper bounds {uppers} must rise strictly within (0, 1]")
+        elif uppers[-1] != 1.0:
+            problems.append(
+                f"the last risk band ends at {uppers[-1]}; it must end at 1.0 so every "
+                "customer has a band"
+            )
+
+    actions: dict[tuple[str, str], tuple[str, str]] = {}
+    band_ids = {b.id for b in bands}
+    for i, a in enumerate(raw.get("actions", [])):
+        where = f"actions[{i}]"
+        _unknown(a, _ACTION_KEYS, where, problems)
+        tier_id, band_id = a.get("tier"), a.get("band")
+        if tier_id not in ids:
+            problems.append(f"{where}.tier {tier_id!r} is not one of the tiers {ids}")
+        if band_id not in band_ids:
+            problems.append(f"{where}.band {band_id!r} is not one of the bands {sorted(band_ids)}")
+        actions[(tier_id, band_id)] = (
+            _text(a, "en", where, problems),
+            _text(a, "zh", where, problems),
+        )
+
+    statuses = raw.get("statuses", {})
+    _unknown(statuses, {"provisional_days"}, "statuses", problems)
+    provisional_days = statuses.get("provisional_days", 0)
+    if not isinstance(provisional_days, int | float) or provisional_days < 0:
+        problems.append("statuses.provisional_days must be a number of days >= 0")
+        provisional_days = 0
+
+    if problems:
+        raise SchemeError(problems, source)
+    return Scheme(
+        id=scheme_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        score=score,
+        method=method,
+        settings=settings,
+        tiers=tuple(tiers),
+        risk_score=risk_score,
+        bands=tuple(bands),
+        actions=actions,
+        provisional_days=float(provisional_days),
+        source=source,
+    )
+
+
+def _check_grounding(method: str, settings: dict, n_tiers: int, problems: list[str]) -> None:
+    if method in ("value_share", "quantile"):
+        shares = settings.get("shares")
+        if not isinstance(shares, list) or not all(
+            isinstance(s, int | float) and not isinstance(s, bool) for s in shares
+        ):
+            problems.append("grounding.shares must be a list of numbers, one per tier")
+            return
+        if len(shares) != n_tiers:
+            problems.append(
+                f"grounding.shares has {len(shares)} values for {n_tiers} tiers; give one "
+                "per tier, top first"
+            )
+        if any(s <= 0 for s in shares):
+            problems.append(f"grounding.shares {shares} must all be > 0")
+        if abs(sum(shares) - 1.0) > 1e-6:
+            problems.append(f"grounding.shares {shares} sum to {sum(shares):g}; they must sum to 1")
+    elif method == "fixed":
+        thresholds = settings.get("thresholds")
+        if not isinstance(thresholds, list) or not all(
+            isinstance(s, int | float) and not isinstance(s, bool) for s in thresholds
+        ):
+            problems.append("grounding.thresholds must be a list of numbers")
+            return
+        if len(thresholds) != n_tiers - 1:
+            problems.append(
+                f"grounding.thresholds has {len(thresholds)} values for {n_tiers} tiers; give "
+                f"{n_tiers - 1}: the lower bound of each tier but the last, top first"
+            )
+        if any(not a > b for a, b in itertools.pairwise(thresholds)):
+            problems.append(
+                f"grounding.thresholds {thresholds} must fall strictly from the top tier down"
+            )
+    elif method == "natural_breaks":
+        transform = settings.get("transform", "none")
+        if transform not in ("none", "log1p"):
+            problems.append(f"grounding.transform {transform!r}; use 'none' or 'log1p'")
+        max_sample = settings.get("max_sample", 5000)
+        if not isinstance(max_sample, int) or max_sample < 10:
+            problems.append("grounding.max_sample must be a whole number >= 10")
+
+
+def _scheme_to_raw(scheme: Scheme) -> dict[str, Any]:
+    return {
+        "id": scheme.id,
+        "name_zh": scheme.name_zh,
+        "name_en": scheme.name_en,
+        "score": scheme.score,
+        "grounding": {"method": scheme.method, **scheme.settings},
+        "tiers": [t.__dict__.copy() for t in scheme.tiers],
+        "risk": {"score": scheme.risk_score, "bands": [b.__dict__.copy() for b in scheme.bands]},
+        "actions": [
+            {"tier": t, "band": b, "en": en, "zh": zh}
+            for (t, b), (en, zh) in scheme.actions.items()
+        ],
+        "statuses": {"provisional_days": scheme.provisional_days},
+    }
+
+
+# ---------------------------------------------------------------------------
+# thresholds
+
+
+def ground_thresholds(
+    values: np.ndarray, method: str, settings: dict[str, Any], n_tiers: int
+) -> np.ndarray:
+    """Thresholds (lower bounds of tiers 1 .. n-1, top first, non-increasing)
+    for a score vector by one grounding method. Pure: no side effects."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise ValueError("no customers to grade")
+    if method == "fixed":
+        return np.asarray(settings["thresholds"], dtype=float)
+    if method in ("value_share", "quantile"):
+        desc = np.sort(v)[::-1]
+        cuts = np.cumsum(settings["shares"])[:-1]
+        if method == "value_share":
+            if np.any(desc < 0):
+                raise ValueError("value_share needs scores >= 0; ground a signed score by quantile")
+            total = desc.sum()
+            if total <= 0:
+                raise ValueError("the scores sum to 0, so no value share can be cut")
+            cumulative = np.cumsum(desc) / total
+        else:
+            cumulative = np.arange(1, desc.size + 1) / desc.size
+        # first position where the cumulative share reaches each cut (rounding slack)
+        index = np.searchsorted(cumulative, cuts - 1e-12, side="left")
+        return desc[np.minimum(index, desc.size - 1)]
+    if method == "natural_breaks":
+        import jenkspy
+
+        transform = settings.get("transform", "none")
+        sample = v
+        max_sample = int(settings.get("max_sample", 5000))
+        if sample.size > max_sample:
+            rng = np.random.default_rng(settings.get("seed", 0))
+            sample = rng.choice(sample, size=max_sample, replace=False)
+        x = np.log1p(np.maximum(sample, 0)) if transform == "log1p" else sample
+        if np.unique(x).size < n_tiers:
+            raise ValueError(
+                f"natural breaks need at least {n_tiers} distinct scores; use quantile"
+            )
+        breaks = np.asarray(jenkspy.jenks_breaks(x, n_classes=n_tiers), dtype=float)[1:-1]
+        if transform == "log1p":
+            breaks = np.expm1(breaks)
+        # jenks classes include their upper break; the next tier starts just above it
+        return np.nextafter(breaks, np.inf)[::-1]
+    raise ValueError(f"unknown grounding method {method!r}")
+
+
+def assign_ranks(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Tier rank (1 = top) of each score: 1 + the number of thresholds above it.
+    A score equal to a threshold belongs to the higher tier."""
+    ascending = np.asarray(thresholds, dtype=float)[::-1]
+    below = ascending.size - np.searchsorted(ascending, np.asarray(values, float), side="right")
+    return (below + 1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# grading results
+
+
+@dataclass(frozen=True)
+class Stability:
+    """Bootstrap stability of a grading's thresholds."""
+
+    n_resamples: int
+    alpha: float
+    thresholds: np.ndarray  # point estimates
+    lower: np.ndarray
+    upper: np.ndarray
+    unstable_share: float  # customers whose tier changes in >= instability_level of resamples
+    instability_level: float
+    mean_disagreement: float  # mean share of resamples in which a customer's tier changes
+    seed: int
+
+    def table(self, scheme: Scheme, lang: Lang = "en") -> pl.DataFrame:
+        level = f"{100 * (1 - self.alpha):g}%"
+        return pl.DataFrame(
+            {
+                "tier": [t.name(lang) for t in scheme.tiers[:-1]],
+                "threshold": self.thresholds,
+                f"lower {level}": self.lower,
+                f"upper {level}": self.upper,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Grading:
+    """The result of grading customers with a scheme.
+
+    ``customers`` has one row per customer: ``customer_id``, ``tier`` (id),
+    ``tier_rank`` (1 = top), ``tier_name`` (in ``lang``), ``risk_band``,
+    ``status`` (``graded``, ``provisional``, ``one_time`` or ``lost``),
+    ``action`` and the score columns.
+    """
+
+    scheme: Scheme
+    thresholds: np.ndarray
+    customers: pl.DataFrame
+    lang: Lang = "en"
+    stability: Stability | None = None
+    notes: tuple[str, ...] = ()
+
+    def tier_table(self) -> pl.DataFrame:
+        """Per tier: threshold, customers, shares of customers, of predicted
+        CLV and of past revenue, mean and total CLV, mean P(alive)."""
+        c = self.customers
+        totals = c.select(
+            pl.len().alias("n"),
+            pl.col("clv").sum().alias("clv"),
+            pl.col("revenue").sum().alias("revenue") if "revenue" in c.columns else pl.lit(None),
+        ).row(0, named=True)
+        per = c.group_by("tier_rank").agg(
+            pl.len().alias("customers"),
+            pl.col("clv").sum().alias("clv_total"),
+            pl.col("clv").mean().alias("clv_mean"),
+            pl.col("p_alive").mean().alias("p_alive_mean"),
+            *([pl.col("revenue").sum().alias("revenue_total")] if "revenue" in c.columns else []),
+        )
+        frame = pl.DataFrame(
+            {
+                "tier_rank": [t.rank for t in self.scheme.tiers],
+                "tier": [t.id for t in self.scheme.tiers],
+                "tier_name": [t.name(self.lang) for t in self.scheme.tiers],
+                "threshold": [*self.thresholds.tolist(), None],
+            },
+            schema_overrides={"threshold": pl.Float64, "tier_rank": pl.Int64},
+        ).join(per, on="tier_rank", how="left")
+        frame = frame.with_columns(
+            pl.col("customers").fill_null(0),
+            (pl.col("customers").fill_null(0) / totals["n"]).alias("share_customers"),
+            (pl.col("clv_total").fill_null(0) / totals["clv"]).alias("share_clv"),
+        )
+        if "revenue_total" in frame.columns:
+            frame = frame.with_columns(
+                (pl.col("revenue_total").fill_null(0) / totals["revenue"]).alias("share_revenue")
+            )
+        return frame
+
+    def grid(self) -> pl.DataFrame:
+        """Tier x risk band: customers, predicted CLV in the cell (value at stake
+        where the band is not the healthiest) and the action for the cell."""
+        cells = self.customers.group_by("tier", "risk_band").agg(
+            pl.len().alias("customers"), pl.col("clv").sum().alias("clv")
+        )
+        rows = [
+            {
+                "tier_rank": t.rank,
+                "tier": t.id,
+                "tier_name": t.name(self.lang),
+                "risk_band": b.id,
+                "risk_band_name": b.name(self.lang),
+                "action": self.scheme.action(t.id, b.id, self.lang),
+            }
+            for t in self.scheme.tiers
+            for b in self.scheme.bands
+        ]
+        return (
+            pl.DataFrame(rows)
+            .join(cells, on=["tier", "risk_band"], how="left")
+            .with_columns(pl.col("customers").fill_null(0), pl.col("clv").fill_null(0.0))
+        )
+
+    def status_counts(self) -> pl.DataFrame:
+        """Customers per status (inside or outside the ladder)."""
+        return self.customers.group_by("status").agg(pl.len().alias("customers")).sort("status")
+
+    def summary(self) -> str:
+        """A plain-text summary of the grading."""
+        lines = [
+            f"{self.scheme.name(self.lang)} ({self.scheme.id}): {self.customers.height:,} "
+            f"customers graded on {self.scheme.score!r} by {self.scheme.method}"
+        ]
+        table = self.tier_table()
+        for row in table.iter_rows(named=True):
+            threshold = "" if row["threshold"] is None else f">= {row['threshold']:,.2f}"
+            lines.append(
+                f"  {row['tier_name']:<10} {threshold:<14} {row['customers']:>8,} customers "
+                f"{row['share_customers']:>6.1%}  CLV share {row['share_clv']:>6.1%}  "
+                f"mean P(alive) {row['p_alive_mean'] or 0:.2f}"
+            )
+        if self.stability is not None:
+            s = self.stability
+            lines.append(
+                f"  bootstrap ({s.n_resamples} resamples): {s.unstable_share:.1%} of customers "
+                f"change tier in >= {s.instability_level:.0%} of resamples"
+            )
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Grading {self.scheme.id} by {self.scheme.method}: {self.customers.height:,}>"
+
+
+def grade(
+    scores: pl.DataFrame,
+    scheme: Scheme | str | Path = "five_card",
+    *,
+    lang: Lang = "en",
+    n_bootstrap: int = 0,
+    alpha: float = 0.05,
+    instability_level: float = 0.10,
+    seed: int = 0,
+) -> Grading:
+    """Grade scored customers with a tier scheme.
+
+    Parameters
+    ----------
+    scores
+        Output of :func:`clv.score` (or any frame with ``customer_id``, the
+        scheme's score column, ``p_alive``, ``churn_probability``, ``clv``,
+        ``frequency`` and ``T``).
+    scheme
+        A :class:`Scheme`, the name of a packaged scheme or a TOML path.
+    lang
+        Language of the names and actions in the result: ``"en"`` or ``"zh"``.
+    n_bootstrap
+        Number of bootstrap resamples of customers for threshold intervals and
+        tier stability (0: none).
+    alpha
+        Level of the bootstrap percentile intervals (0.05: 95 %).
+    instability_level
+        A customer counts as unstable when their tier changes in at least this
+        share of resamples.
+    seed
+        Seed of the bootstrap (and of the natural-breaks sample).
+
+    Returns
+    -------
+    Grading
+    """
+    if not isinstance(scheme, Scheme):
+        scheme = load_scheme(scheme)
+    if lang not in ("en", "zh"):
+        raise ValueError(f"lang={lang!r}; use 'en' or 'zh'")
+    needed = {"customer_id", scheme.score, scheme.risk_score, "p_alive", "clv", "frequency", "T"}
+    missing = sorted(needed - set(scores.columns))
+    if missing:
+        raise ValueError(
+            f"scores lack the columns {missing}; grade the output of clv.score "
+            f"(scheme {scheme.id!r} is cut on {scheme.score!r})"
+        )
+    values = scores[scheme.score].cast(pl.Float64).to_numpy()
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"score column {scheme.score!r} has missing or non-finite values")
+    settings = dict(scheme.settings)
+    settings.setdefault("seed", seed)
+    thresholds = ground_thresholds(values, scheme.method, settings, len(scheme.tiers))
+    ranks = assign_ranks(values, thresholds)
+    notes = []
+    empty = sorted(set(range(1, len(scheme.tiers) + 1)) - set(np.unique(ranks).tolist()))
+    if empty:
+        names = [scheme.tiers[r - 1].name(lang) for r in empty]
+        notes.append(f"empty tiers: {', '.join(names)} (ties or too few customers)")
+
+    band_uppers = np.array([b.upper for b in scheme.bands])
+    risk = scores[scheme.risk_score].cast(pl.Float64).to_numpy()
+    band_index = np.minimum(np.searchsorted(band_uppers, risk, side="left"), len(band_uppers) - 1)
+    band_ids = np.array([b.id for b in scheme.bands])[band_index]
+
+    unit = "W"
+    if "time_unit" in scores.columns:
+        unit = scores["time_unit"].cast(pl.String)[0]
+    age_days = scores["T"].to_numpy() * DAYS_PER_UNIT[unit]
+    status = np.where(
+        age_days < scheme.provisional_days,
+        "provisional",
+        np.where(
+            band_index == len(band_uppers) - 1,
+            "lost",
+            np.where(scores["frequency"].to_numpy() == 0, "one_time", "graded"),
+        ),
+    )
+    tier_ids = np.array([t.id for t in scheme.tiers])[ranks - 1]
+    tier_names = np.array([t.name(lang) for t in scheme.tiers])[ranks - 1]
+    action_lookup = {
+        (t.id, b.id): scheme.action(t.id, b.id, lang) for t in scheme.tiers for b in scheme.bands
+    }
+    actions = [action_lookup[(t, b)] for t, b in zip(tier_ids, band_ids, strict=True)]
+    keep = [c for c in scores.columns if c != "customer_id"]
+    customers = pl.DataFrame(
+        {
+            "customer_id": scores["customer_id"],
+            "tier": tier_ids,
+            "tier_rank": ranks,
+            "tier_name": tier_names,
+            "risk_band": band_ids,
+            "status": status,
+            "action": actions,
+        }
+    ).hstack(scores.select(keep))
+
+    stability = None
+    if n_bootstrap > 0:
+        stability = _bootstrap(
+            values,
+            scheme,
+            settings,
+            thresholds,
+            ranks,
+            n_bootstrap,
+            alpha,
+            instability_level,
+            seed,
+        )
+    return Grading(
+        scheme=scheme,
+        thresholds=thresholds,
+        customers=customers,
+        lang=lang,
+        stability=stability,
+        notes=tuple(notes),
+    )
+
+
+def _bootstrap(
+    values: np.ndarray,
+    scheme: Scheme,
+    settings: dict[str, Any],
+    thresholds: np.ndarray,
+    ranks: np.ndarray,
+    n_resamples: int,
+    alpha: float,
+    instability_level: float,
+    seed: int,
+) -> Stability:
+    """Resample customers with replacement, re-ground the thresholds on each
+    resample (the models are not refitted) and see who changes tier."""
+    rng = np.random.default_rng(seed)
+    n = values.size
+    draws = np.empty((n_resamples, thresholds.size))
+    changed = np.zeros(n, dtype=np.int64)
+    for b in range(n_resamples):
+        sample = values[rng.integers(0, n, size=n)]
+        draws[b] = ground_thresholds(
+            sample, scheme.method, {**settings, "seed": seed + b}, len(scheme.tiers)
+        )
+        changed += assign_ranks(values, draws[b]) != ranks
+    share_changed = changed / n_resamples
+    return Stability(
+        n_resamples=n_resamples,
+        alpha=alpha,
+        thresholds=thresholds,
+        lower=np.quantile(draws, alpha / 2, axis=0),
+        upper=np.quantile(draws, 1 - alpha / 2, axis=0),
+        unstable_share=float(np.mean(share_changed >= instability_level)),
+        instability_level=instability_level,
+        mean_disagreement=float(share_changed.mean()),
+        seed=seed,
+    )
