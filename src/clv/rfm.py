@@ -38,6 +38,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from clv.data import TransactionLog, _as_date
@@ -96,15 +97,27 @@ def _period(expr: pl.Expr, freq: str) -> pl.Expr:
     return expr.dt.truncate(_TRUNCATE[freq])
 
 
-def _elapsed(later: pl.Expr, earlier: pl.Expr, freq: str, time_unit: str) -> pl.Expr:
-    """Time between two period starts, in ``time_unit``."""
+def _elapsed(later: pl.Expr, earlier: pl.Expr, freq: str) -> pl.Expr:
+    """Whole days (or calendar months for ``freq="M"``) between two period
+    starts, as floats; :func:`_in_unit` converts them to the time unit."""
     if freq == "M":
         months = (later.dt.year() - earlier.dt.year()) * 12 + (
             later.dt.month() - earlier.dt.month()
         )
         return months.cast(pl.Float64)
-    days = (later - earlier).dt.total_days().cast(pl.Float64)
-    return days / DAYS_PER_UNIT[time_unit]
+    return (later - earlier).dt.total_days().cast(pl.Float64)
+
+
+def _in_unit(frame: pl.DataFrame, columns: list[str], freq: str, time_unit: str) -> pl.DataFrame:
+    """Convert elapsed days to ``time_unit`` with numpy's correctly rounded
+    division: polars may multiply by the reciprocal instead, which makes equal
+    elapsed times differ in the last bit depending on how a frame is chunked."""
+    if freq == "M" or time_unit == "D":
+        return frame
+    divisor = DAYS_PER_UNIT[time_unit]
+    return frame.with_columns(
+        pl.Series(c, np.true_divide(frame[c].to_numpy(), divisor)) for c in columns
+    )
 
 
 def _end_period(observation_end: str | dt.date, freq: str) -> dt.datetime:
@@ -126,9 +139,8 @@ def _exact_sum(expr: pl.Expr) -> pl.Expr:
     return expr.cum_sum().last()
 
 
-def _summarise_periods(
-    periods: pl.LazyFrame, end_period: dt.datetime, freq: str, time_unit: str
-) -> pl.LazyFrame:
+def _summarise_periods(periods: pl.LazyFrame, end_period: dt.datetime, freq: str) -> pl.LazyFrame:
+    """Per customer summary with recency and T in days (or months)."""
     return (
         periods.group_by("customer_id")
         .agg(
@@ -141,8 +153,8 @@ def _summarise_periods(
         .select(
             "customer_id",
             "frequency",
-            _elapsed(pl.col("_last"), pl.col("_first"), freq, time_unit).alias("recency"),
-            _elapsed(pl.lit(end_period), pl.col("_first"), freq, time_unit).alias("T"),
+            _elapsed(pl.col("_last"), pl.col("_first"), freq).alias("recency"),
+            _elapsed(pl.lit(end_period), pl.col("_first"), freq).alias("T"),
             pl.when(pl.col("frequency") > 0)
             .then(pl.col("_mv"))
             .otherwise(0.0)
@@ -197,14 +209,13 @@ def summarize(
         observation_end = last.date() if isinstance(last, dt.datetime) else last
     end = _as_date(observation_end, "observation_end")
     in_window = lf.filter(pl.col("date").dt.date() <= end)
-    summary = _summarise_periods(
-        _per_period(in_window, freq), _end_period(end, freq), freq, time_unit
-    )
-    return (
+    summary = _summarise_periods(_per_period(in_window, freq), _end_period(end, freq), freq)
+    summary = (
         summary.with_columns(pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"))
         .sort("customer_id")
         .collect()
     )
+    return _in_unit(summary, ["recency", "T"], freq, time_unit)
 
 
 def calibration_holdout(
@@ -246,7 +257,7 @@ def calibration_holdout(
     cal_end_period = _end_period(cal_end, freq)
     obs_end_period = _end_period(obs_end, freq)
     cal = _summarise_periods(
-        _per_period(lf.filter(day <= cal_end), freq), cal_end_period, freq, time_unit
+        _per_period(lf.filter(day <= cal_end), freq), cal_end_period, freq
     ).rename(lambda c: c if c == "customer_id" else f"{c}_cal")
     holdout = (
         _per_period(lf.filter((day > cal_end) & (day <= obs_end)), freq)
@@ -259,10 +270,8 @@ def calibration_holdout(
             _exact_sum(pl.col("amount").sort_by("period")).alias("revenue_holdout"),
         )
     )
-    duration = pl.select(
-        _elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq, time_unit)
-    ).item()
-    return (
+    duration = pl.select(_elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq)).item()
+    frame = (
         cal.join(holdout, on="customer_id", how="left")
         .with_columns(
             pl.col("frequency_holdout").fill_null(0),
@@ -274,6 +283,7 @@ def calibration_holdout(
         .sort("customer_id")
         .collect()
     )
+    return _in_unit(frame, ["recency_cal", "T_cal", "duration_holdout"], freq, time_unit)
 
 
 @dataclass(frozen=True)
@@ -304,6 +314,11 @@ def window_counts(
     """
     obs_end = _as_date(observation_end, "observation_end")
     cal_end = _as_date(calibration_end, "calibration_end") if calibration_end else obs_end
+    if cal_end > obs_end:
+        raise ValueError(
+            f"calibration_end {cal_end} is after observation_end {obs_end}; the calibration "
+            "window must end on or before the observation end"
+        )
     day = pl.col("date").dt.date()
     first_day = day.min().over("customer_id")
     row = (
