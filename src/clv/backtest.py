@@ -43,7 +43,7 @@ from clv.models import (
     fit_purchase_model,
     fit_spend_model,
 )
-from clv.rfm import DAYS_PER_UNIT, Freq, calibration_holdout
+from clv.rfm import DAYS_PER_UNIT, Freq, _frame, calibration_holdout
 from clv.scoring import score
 from clv.tiers import Grading, Scheme, grade
 
@@ -52,8 +52,10 @@ __all__ = [
     "backtest",
     "calibration_table",
     "dunn_test",
+    "holdout_by_frequency",
     "ranking_metrics",
     "rfm_score",
+    "tracking",
 ]
 
 _CAL_COLUMNS = ("frequency", "recency", "T", "monetary_value", "revenue")
@@ -187,6 +189,81 @@ def dunn_test(values: np.ndarray, groups: np.ndarray) -> pl.DataFrame:
     return frame.with_columns(pl.Series("p_holm", adjusted))
 
 
+def holdout_by_frequency(customers: pl.DataFrame, censor: int = 7) -> pl.DataFrame:
+    """Mean actual and predicted holdout purchases by calibration frequency
+    (customers with ``censor`` or more repeat purchases pooled)."""
+    return (
+        customers.group_by(pl.col("frequency").clip(upper_bound=censor).alias("frequency"))
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("frequency_holdout").mean().alias("actual"),
+            pl.col("expected_purchases").mean().alias("predicted"),
+        )
+        .sort("frequency")
+        .with_columns(
+            pl.when(pl.col("frequency") == censor)
+            .then(pl.lit(f"{censor}+"))
+            .otherwise(pl.col("frequency").cast(pl.String))
+            .alias("label")
+        )
+    )
+
+
+def tracking(
+    transactions: TransactionLog | pl.DataFrame | pl.LazyFrame,
+    purchase_model: PurchaseModelResults,
+    *,
+    calibration_end: str | dt.date,
+    observation_end: str | dt.date,
+) -> pl.DataFrame:
+    """Weekly repeat purchases, actual against predicted, for the customers
+    acquired by ``calibration_end`` (purchases merged per day).
+
+    The prediction sums, over customers, the model's expected repeat
+    purchases since each customer's first purchase (Fader, Hardie and Lee 2005,
+    figure 2). Returns ``week`` (start date), ``actual``, ``predicted`` and their
+    cumulative sums.
+    """
+    cal_end = _as_date(calibration_end, "calibration_end")
+    obs_end = _as_date(observation_end, "observation_end")
+    lf = _frame(transactions)
+    days = (
+        lf.filter(pl.col("date").dt.date() <= obs_end)
+        .select("customer_id", pl.col("date").dt.date().alias("day"))
+        .unique()
+        .with_columns(pl.col("day").min().over("customer_id").alias("first"))
+        .filter(pl.col("first") <= cal_end)
+        .collect()
+    )
+    start = days["first"].min()
+    n_weeks = (obs_end - start).days // 7 + 1
+    actual = (
+        days.filter(pl.col("day") > pl.col("first"))
+        .group_by(((pl.col("day") - start).dt.total_days() // 7).alias("w"))
+        .agg(pl.len().alias("n"))
+    )
+    actual_counts = np.zeros(n_weeks)
+    actual_counts[actual["w"].to_numpy()] = actual["n"].to_numpy()
+    births = days.group_by((pl.col("first") - start).dt.total_days().alias("b")).agg(
+        pl.col("customer_id").n_unique().alias("n")
+    )
+    unit_days = DAYS_PER_UNIT[purchase_model.time_unit]
+    week_end_days = np.minimum(np.arange(1, n_weeks + 1) * 7, (obs_end - start).days + 1)
+    ages = (week_end_days[None, :] - births["b"].to_numpy()[:, None]) / unit_days
+    expected = purchase_model.expected_purchases_new_customer(np.maximum(ages, 0.0))
+    cumulative_predicted = births["n"].to_numpy() @ expected
+    weeks = [start + dt.timedelta(days=7 * w) for w in range(n_weeks)]
+    return pl.DataFrame(
+        {
+            "week": weeks,
+            "actual": actual_counts,
+            "predicted": np.diff(cumulative_predicted, prepend=0.0),
+            "actual_cumulative": np.cumsum(actual_counts),
+            "predicted_cumulative": cumulative_predicted,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """What a grading predicted on the calibration window against what happened."""
@@ -210,6 +287,8 @@ class BacktestResult:
     kruskal_pvalue: float
     dunn: pl.DataFrame
     independence: IndependenceCheck | None
+    by_frequency: pl.DataFrame
+    tracking: pl.DataFrame
 
     def summary(self) -> str:
         """Plain-text summary of the back-test."""
@@ -361,4 +440,8 @@ def backtest(
         kruskal_pvalue=kw_p,
         dunn=dunn,
         independence=spend.independence,
+        by_frequency=holdout_by_frequency(customers),
+        tracking=tracking(
+            transactions, purchase, calibration_end=calibration_end, observation_end=observation_end
+        ),
     )

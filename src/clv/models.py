@@ -380,10 +380,17 @@ class PurchaseModelResults(_FitResults):
             values = 1.0 - alive + alive * np.exp((r + x) * np.log((alpha + T_) / (alpha + T_ + t)))
         return np.clip(_finite(values, "P(no purchase)", self.model), 0.0, 1.0)
 
-    def expected_purchases_new_customer(self, t: float) -> float:
-        """Expected purchases in ``t`` time units of a customer just acquired."""
+    def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
+        """Expected repeat purchases in the first ``t`` time units after a
+        customer's first purchase (unconditional, for a customer just acquired)."""
+        t = np.asarray(t, dtype=float)
         with np.errstate(all="ignore"):
-            return float(self._fitter.expected_number_of_purchases_up_to_time(t))
+            values = np.where(
+                t > 0,
+                self._fitter.expected_number_of_purchases_up_to_time(np.maximum(t, 1e-12)),
+                0.0,
+            )
+        return _finite(np.asarray(values, dtype=float), "expected purchases", self.model)
 
 
 @dataclass(frozen=True, repr=False)

@@ -1,0 +1,132 @@
+"""Period-over-period tier migration.
+
+Compares two graded tables (one row per customer with ``customer_id`` and
+``tier_rank``, as :attr:`clv.Grading.customers` or a report's
+``graded_customers`` table): who entered, who left, who moved up or down, and
+the transition matrix between tiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+__all__ = ["Migration", "migrate"]
+
+NEW = 0  # row label of customers without a previous tier
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Transitions between a previous and a current grading.
+
+    ``customers``: one row per customer in either table: ``customer_id``,
+    ``previous_rank``, ``current_rank`` (null where absent), ``movement``
+    (``up``, ``down``, ``same``, ``new``, ``left``) and ``clv`` (current).
+    """
+
+    customers: pl.DataFrame
+    tier_names: dict[int, str]
+
+    def counts(self) -> dict[str, int]:
+        """Customers per movement."""
+        counted = self.customers.group_by("movement").agg(pl.len()).rows()
+        result = {m: 0 for m in ("up", "down", "same", "new", "left")}
+        result.update({m: int(n) for m, n in counted})
+        return result
+
+    def matrix(self, normalize: bool = False) -> pl.DataFrame:
+        """Transition matrix: rows = previous tier (and ``new``), columns = current
+        tier (and ``left``); counts, or row shares with ``normalize=True``."""
+        ranks = sorted(self.tier_names)
+        row_labels = ["new", *[self.tier_names[r] for r in ranks]]
+        col_labels = [*[self.tier_names[r] for r in ranks], "left"]
+        frame = self.customers.with_columns(
+            pl.col("previous_rank").fill_null(NEW).alias("_from"),
+            pl.col("current_rank").fill_null(-1).alias("_to"),
+        )
+        cells = {(a, b): n for a, b, n in frame.group_by("_from", "_to").agg(pl.len()).rows()}
+        data: dict[str, list] = {"from": row_labels}
+        for to_rank, label in zip([*ranks, -1], col_labels, strict=True):
+            data[label] = [cells.get((f, to_rank), 0) for f in [NEW, *ranks]]
+        matrix = pl.DataFrame(data)
+        if normalize:
+            total = pl.sum_horizontal(col_labels)
+            matrix = matrix.with_columns(
+                [
+                    pl.when(total > 0).then(pl.col(c) / total).otherwise(0.0).alias(c)
+                    for c in col_labels
+                ]
+            )
+        return matrix
+
+    def largest_movers(self, n: int = 10) -> pl.DataFrame:
+        """The ``n`` customers with the largest current CLV among those who moved
+        up, and the ``n`` with the largest among those who moved down."""
+        movers = self.customers.filter(pl.col("movement").is_in(["up", "down"]))
+        return (
+            movers.sort(["movement", "clv", "customer_id"], descending=[False, True, False])
+            .group_by("movement", maintain_order=True)
+            .head(n)
+        )
+
+
+def migrate(
+    previous: pl.DataFrame, current: pl.DataFrame, tier_names: dict[int, str] | None = None
+) -> Migration:
+    """Compare a previous graded table with the current one.
+
+    Parameters
+    ----------
+    previous, current
+        Graded tables with ``customer_id`` and ``tier_rank`` (``current`` also
+        ``clv`` and ``tier_name`` when available).
+    tier_names
+        Rank -> display name; read from ``current`` when it has ``tier_name``.
+    """
+    for label, frame in (("previous", previous), ("current", current)):
+        missing = {"customer_id", "tier_rank"} - set(frame.columns)
+        if missing:
+            raise ValueError(
+                f"the {label} graded table lacks {sorted(missing)}; give a table written "
+                "by a grading run (graded_customers.parquet) or Grading.customers"
+            )
+        if frame["customer_id"].n_unique() != frame.height:
+            raise ValueError(f"the {label} graded table lists some customers twice")
+    if tier_names is None:
+        source = current if "tier_name" in current.columns else previous
+        if "tier_name" in source.columns:
+            pairs = source.select("tier_rank", "tier_name").unique().rows()
+            tier_names = {int(r): str(n) for r, n in pairs}
+        else:
+            ranks = set(previous["tier_rank"].to_list()) | set(current["tier_rank"].to_list())
+            tier_names = {int(r): f"tier {r}" for r in ranks}
+    value = (
+        [pl.col("clv").cast(pl.Float64)] if "clv" in current.columns else [pl.lit(0.0).alias("clv")]
+    )
+    joined = previous.select(
+        "customer_id", pl.col("tier_rank").cast(pl.Int64).alias("previous_rank")
+    ).join(
+        current.select(
+            "customer_id", pl.col("tier_rank").cast(pl.Int64).alias("current_rank"), *value
+        ),
+        on="customer_id",
+        how="full",
+        coalesce=True,
+    )
+    movement = (
+        pl.when(pl.col("previous_rank").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("current_rank").is_null())
+        .then(pl.lit("left"))
+        .when(pl.col("current_rank") < pl.col("previous_rank"))
+        .then(pl.lit("up"))
+        .when(pl.col("current_rank") > pl.col("previous_rank"))
+        .then(pl.lit("down"))
+        .otherwise(pl.lit("same"))
+    )
+    customers = joined.with_columns(movement.alias("movement"), pl.col("clv").fill_null(0.0)).sort(
+        "customer_id"
+    )
+    return Migration(customers=customers, tier_names=dict(sorted(tier_names.items())))

@@ -1,0 +1,105 @@
+"""Figures draw on the Axes they get; Chinese labels render with real glyphs."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
+
+import clv
+from clv import plots
+from clv.migration import migrate
+
+
+def test_cjk_font_has_every_glyph_the_figures_use():
+    path = plots.cjk_font_path()
+    assert path.is_file()
+    font = FT2Font(str(path))
+    charmap = font.get_charmap()
+    scheme = clv.load_scheme()
+    texts = [plots.label(k, "zh") for k in plots._LABELS]
+    texts += [t.zh for t in scheme.tiers] + [b.zh for b in scheme.bands]
+    missing = {ch for text in texts for ch in text if ord(ch) not in charmap and not ch.isspace()}
+    assert not missing
+
+
+def test_use_cjk_font_selects_it():
+    name = plots.use_cjk_font()
+    found = font_manager.findfont(
+        font_manager.FontProperties(family=name), fallback_to_default=False
+    )
+    assert found == str(plots.cjk_font_path())
+    assert mpl.rcParams["font.sans-serif"][0] == name
+
+
+def _no_tofu(fig: Figure) -> None:
+    """Render the figure and check that no text fell back to a missing glyph."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font"
+        fig.savefig(io.BytesIO(), format="png")
+
+
+@pytest.fixture(scope="module")
+def result(cdnow_sample):
+    plots.use_cjk_font()
+    return clv.backtest(
+        cdnow_sample, calibration_end="1997-09-30", observation_end="1998-06-30", lang="zh"
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_figure_draws_on_the_given_axes(result, lang):
+    g = result.grading
+    fig = Figure(figsize=(14, 12))
+    axes = fig.subplots(3, 4).ravel()
+    migration = migrate(g.customers, g.customers)
+    calls = [
+        lambda ax: plots.tier_distribution(g.tier_table(), ax, lang=lang),
+        lambda ax: plots.lorenz_curve(
+            g.customers["clv"].to_numpy(),
+            g.thresholds,
+            [t.name(lang) for t in g.scheme.tiers],
+            ax,
+            lang=lang,
+        ),
+        lambda ax: plots.clv_histogram(g.customers["clv"].to_numpy(), g.thresholds, ax, lang=lang),
+        lambda ax: plots.p_alive_matrix(result.purchase_model, 10, 39.0, ax, lang=lang),
+        lambda ax: plots.expected_purchases_matrix(
+            result.purchase_model, 52, 10, 39.0, ax, lang=lang
+        ),
+        lambda ax: plots.value_risk_heatmap(g.grid(), ax, lang=lang),
+        lambda ax: plots.value_risk_heatmap(g.grid(), ax, value="clv", lang=lang),
+        lambda ax: plots.migration_heatmap(migration.matrix(), ax, lang=lang),
+        lambda ax: plots.holdout_by_frequency(result.by_frequency, ax, lang=lang),
+        lambda ax: plots.tracking(result.tracking, result.calibration_end, ax, lang=lang),
+        lambda ax: plots.calibration(result.no_purchase_calibration, ax, lang=lang),
+    ]
+    for ax, call in zip(axes, calls, strict=False):
+        assert call(ax) is ax
+        assert ax.has_data() or ax.images
+    _no_tofu(fig)
+
+
+def test_missing_glyphs_are_detected():
+    with mpl.rc_context({"font.sans-serif": ["DejaVu Sans"]}):
+        fig = Figure()
+        fig.add_subplot().set_title("钻石")
+        with pytest.raises(UserWarning, match="missing from font"):
+            _no_tofu(fig)
+
+
+def test_new_axes_when_none_given(result):
+    ax = plots.clv_histogram(np.array([1.0, 10.0, 100.0]))
+    assert ax.figure is not None and ax.has_data()
+
+
+def test_lorenz_marks_the_cuts(result):
+    g = result.grading
+    ax = plots.lorenz_curve(g.customers["clv"].to_numpy(), g.thresholds)
+    assert len(ax.lines) == 2 + len(g.thresholds)  # curve, equality line, one per cut
