@@ -29,7 +29,11 @@ def load_error(source, **kwargs) -> clv.TransactionDataError:
     kwargs.setdefault("as_of", AS_OF)
     with pytest.raises(clv.TransactionDataError) as info:
         clv.load_transactions(source, **kwargs)
-    return info.value
+    err = info.value
+    # every problem is in the message the user sees
+    assert err.problems
+    assert all(problem in str(err) for problem in err.problems)
+    return err
 
 
 def assert_mentions(message: str, *parts: str) -> None:
