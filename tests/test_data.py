@@ -698,3 +698,29 @@ def test_cdnow_master(cdnow_master):
     assert first.min() == dt.datetime(1997, 1, 1)
     assert first.max() <= dt.datetime(1997, 3, 31)
     assert cdnow_master.data["date"].max() <= dt.datetime(1998, 6, 30)
+
+
+def test_iso_dates_and_date_times_may_mix(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "customer_id,date,amount\na,2020-01-01,1\na,2020-01-02 10:30:00,2\n", encoding="utf-8"
+    )
+    tx = clv.load_transactions(path, as_of="2030-01-01")
+    assert tx.data["date"].to_list() == [
+        dt.datetime(2020, 1, 1),
+        dt.datetime(2020, 1, 2, 10, 30),
+    ]
+
+
+def test_non_utf8_file_gets_encoding_advice(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("customer_id,date,amount\nJosé,2020-01-01,1\n".encode("latin-1"))
+    with pytest.raises(clv.TransactionDataError, match="utf8-lossy"):
+        clv.load_transactions(path, as_of="2030-01-01")
+
+
+def test_repeated_header_column_is_an_error(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("customer_id,date,amount,amount\na,2020-01-01,1,2\n", encoding="utf-8")
+    with pytest.raises(clv.TransactionDataError, match="'amount' appears more than once"):
+        clv.load_transactions(path, as_of="2030-01-01")

@@ -167,9 +167,15 @@ def _read(source: Source, separator: str, encoding: str) -> tuple[pl.DataFrame, 
             ["the file is empty; export the log again with a header row and data rows"], label
         ) from None
     except (pl.exceptions.ComputeError, OSError) as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            advice = (
+                "it is not UTF-8 text; save it as UTF-8 (Excel: CSV UTF-8), or pass "
+                "encoding='utf8-lossy' to replace the unreadable characters"
+            )
+        else:
+            advice = "check that it is a complete file"
         raise TransactionDataError(
-            [f"could not be read ({type(exc).__name__}: {exc}); check that it is a complete file"],
-            label,
+            [f"could not be read ({type(exc).__name__}: {exc}); {advice}"], label
         ) from None
     raise TransactionDataError(
         [f"unknown file type {suffix!r}; give a .csv, .tsv, .txt or .parquet file"], label
@@ -220,6 +226,18 @@ def _parse_dates(
         if best is None or n_bad < best[0]:
             best = (n_bad, parsed, fmt)
     assert best is not None
+    if not date_format:
+        # ISO dates and ISO date-times mixed in one column are still unambiguous
+        iso = [f for f in _AUTO_DATE_FORMATS if f.startswith("%Y-%m-%d")]
+        mixed = (
+            pl.select(
+                pl.coalesce([text.str.strptime(pl.Datetime("us"), f, strict=False) for f in iso])
+            )
+            .to_series()
+            .alias(column.name)
+        )
+        if int((mixed.is_null() & text.is_not_null()).sum()) == 0:
+            return mixed, "ISO 8601 dates and date-times", None
     if date_format:
         hint = f"do not match date_format={date_format!r}; fix those rows or the format"
     else:
@@ -303,6 +321,16 @@ def load_transactions(
             raise ValueError(f"{name}={policy!r}; use one of {', '.join(_POLICIES)}")
     raw, label, is_csv = _read(source, separator, encoding)
 
+    repeated = sorted({c.split("_duplicated_")[0] for c in raw.columns if "_duplicated_" in c})
+    if repeated:
+        raise TransactionDataError(
+            [
+                f"column {c!r} appears more than once in the header; rename or remove the "
+                "extra copies so it is clear which one to use"
+                for c in repeated
+            ],
+            label,
+        )
     if quantity is None and "quantity" in raw.columns:
         quantity = "quantity"
     wanted = {"customer_id": customer_id, "date": date, "amount": amount}
