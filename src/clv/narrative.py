@@ -1,0 +1,298 @@
+"""Plain-language readings of the report's figures, in English or Chinese.
+
+Each function takes results objects and returns Markdown: a few sentences a
+strategy team can read without statistics, with the numbers filled in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from clv.backtest import BacktestResult
+from clv.migration import Migration
+from clv.models import IndependenceCheck
+from clv.tiers import Grading
+
+__all__ = [
+    "Table",
+    "backtest",
+    "backtest_statistics",
+    "independence",
+    "matrices",
+    "migration",
+    "no_backtest",
+    "no_migration",
+    "table",
+    "thresholds",
+    "tiers",
+    "written",
+]
+
+
+def _pick(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def independence(check: IndependenceCheck | None, lang: str = "en") -> str:
+    """Whether spend per order is independent of purchase frequency."""
+    if check is None or check.pearson_r != check.pearson_r:  # NaN: too few repeat buyers
+        return _pick(
+            lang,
+            "Too few repeat buyers to check the spend model's assumption.",
+            "重复购买客户太少，无法检验消费模型的假设。",
+        )
+    r = check.pearson_r
+    if check.holds():
+        return _pick(
+            lang,
+            f"**Spend model check:** how often customers buy and how much they spend per order "
+            f"are only weakly related (correlation {r:.2f}), as the spend model assumes.",
+            f"**消费模型检验：** 购买频率与每单金额仅弱相关（相关系数 {r:.2f}），"
+            "符合消费模型的假设。",
+        )
+    return _pick(
+        lang,
+        f"**Spend model check:** frequent buyers spend noticeably different amounts per order "
+        f"(correlation {r:.2f}); the spend model assumes they do not, so treat the predicted "
+        "order values of frequent buyers with care.",
+        f"**消费模型检验：** 高频客户的每单金额明显不同（相关系数 {r:.2f}），与消费模型的假设不符，"
+        "高频客户的预测订单金额需谨慎使用。",
+    )
+
+
+def matrices(lang: str = "en") -> str:
+    return _pick(
+        lang,
+        "**Reading the matrices:** a customer who bought often (up) and recently (right) is "
+        "almost surely still active and will buy most; one who bought often but long ago "
+        "(upper left) has probably stopped.",
+        "**解读：** 购买次数多（上方）且最近购买（右侧）的客户几乎肯定仍活跃，未来购买最多；"
+        "购买次数多但很久未购买（左上）的客户很可能已经流失。",
+    )
+
+
+def no_backtest(lang: str = "en") -> str:
+    return _pick(
+        lang,
+        "No back-test in this run (no calibration window was given).",
+        "本次运行未做回测（未指定校准期）。",
+    )
+
+
+def backtest(result: BacktestResult, lang: str = "en") -> str:
+    rows = {r["ranking"]: r for r in result.rankings.iter_rows(named=True)}
+    c, s = rows["clv"], rows["past_spend"]
+    top = f"{c['top_customers']:,}"
+    days = f"{result.holdout_days:.0f}"
+    better = c["capture"] >= s["capture"] and c["missed"] <= s["missed"]
+    if lang == "zh":
+        verdict = "优于" if better else "并不优于"
+        return (
+            f"**回测：** 在随后 {days} 天中，按预测价值选出的前 {top} 位客户贡献了 "
+            f"{c['capture']:.0%} 的实际收入（按历史消费选出的为 {s['capture']:.0%}），"
+            f"漏掉了 {c['missed']:.0%} 的真正头部客户（历史消费为 {s['missed']:.0%}）："
+            f"基于预测价值的分级{verdict}按历史消费的人工规则。"
+        )
+    verdict = "does better than" if better else "does not beat"
+    return (
+        f"**Back-test:** over the following {days} days, the {top} customers with the highest "
+        f"predicted value brought {c['capture']:.0%} of the actual revenue (the top by past "
+        f"spend: {s['capture']:.0%}) and missed {c['missed']:.0%} of the true top customers "
+        f"(past spend: {s['missed']:.0%}): grading on predicted value {verdict} the hand-set "
+        "rule on past spend."
+    )
+
+
+def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
+    order = (
+        _pick(lang, "The tiers rank future value in order.", "各等级的未来价值排序正确。")
+        if not result.rank_violations
+        else _pick(lang, "Out of order: ", "排序不一致：")
+        + "; ".join(result.rank_violations)
+        + _pick(lang, ".", "。")
+    )
+    slope = result.glm_calibration.params[1]
+    if lang == "zh":
+        return (
+            f"{order} 各等级验证期价值差异显著"
+            f"（Kruskal-Wallis 检验 p = {result.kruskal_pvalue:.2g}）。"
+            f"左图：按校准期购买次数分组的实际与预测购买；中图：累计重复购买的跟踪；"
+            f"右图：预测的'验证期不购买'概率与实际比例（Brier 分数 {result.brier_no_purchase:.3f}，"
+            f"校准斜率 {slope:.2f}，1 为理想）。"
+        )
+    return (
+        f"{order} Tiers differ in holdout value (Kruskal-Wallis p = "
+        f"{result.kruskal_pvalue:.2g}). Left: actual against predicted holdout purchases by "
+        "calibration purchases; middle: cumulative repeat purchases tracked week by week; right: "
+        "predicted chance of no purchase in the holdout against what happened (Brier score "
+        f"{result.brier_no_purchase:.3f}, calibration slope {slope:.2f}, ideal 1)."
+    )
+
+
+def thresholds(grading: Grading, lang: str = "en") -> str:
+    table = grading.tier_table()
+    top = table.row(0, named=True)
+    text = _pick(
+        lang,
+        f"**Thresholds:** the top tier ({top['tier_name']}) starts at a predicted value of "
+        f"{top['threshold']:,.2f} and holds {top['share_customers']:.1%} of customers but "
+        f"{top['share_clv']:.0%} of predicted value.",
+        f"**门槛：** 最高等级（{top['tier_name']}）的预测价值门槛为 {top['threshold']:,.2f}，"
+        f"以 {top['share_customers']:.1%} 的客户占预测价值的 {top['share_clv']:.0%}。",
+    )
+    s = grading.stability
+    if s is not None:
+        text += " " + _pick(
+            lang,
+            f"Across {s.n_resamples} resamples, {s.unstable_share:.0%} of customers change tier "
+            f"in at least {s.instability_level:.0%} of them: those near a threshold.",
+            f"在 {s.n_resamples} 次重抽样中，{s.unstable_share:.0%} 的客户在至少 "
+            f"{s.instability_level:.0%} 的重抽样中改变等级，均为门槛附近的客户。",
+        )
+    return text
+
+
+def tiers(grading: Grading, lang: str = "en") -> str:
+    grid = grading.grid()
+    first = grading.scheme.bands[0].id
+    at_stake = grid.filter(pl.col("risk_band") != first)
+    value = at_stake["clv"].sum()
+    top = grading.scheme.tiers[0]
+    top_risk = at_stake.filter(pl.col("tier") == top.id)["customers"].sum()
+    return _pick(
+        lang,
+        f"**Value at stake:** customers outside the healthiest risk band hold {value:,.0f} of "
+        f"predicted value; {top_risk:,} of them are {top.name('en')} customers, for whom the "
+        "grid's action applies first.",
+        f"**风险价值：** 处于流失风险中的客户共持有 {value:,.0f} 的预测价值；其中 {top_risk:,} 位为"
+        f"{top.name('zh')}客户，应优先执行矩阵中的对应行动。",
+    )
+
+
+def no_migration(lang: str = "en") -> str:
+    return _pick(
+        lang,
+        "No previous grading was given, so there is no movement to show.",
+        "未提供上期分级，无法显示变动。",
+    )
+
+
+def migration(result: Migration, lang: str = "en") -> str:
+    c = result.counts()
+    return _pick(
+        lang,
+        f"Since the last period: {c['up']:,} customers moved up, {c['down']:,} moved down, "
+        f"{c['same']:,} kept their tier, {c['new']:,} are new and {c['left']:,} left the "
+        "graded base.",
+        f"与上期相比：{c['up']:,} 位客户升级，{c['down']:,} 位降级，{c['same']:,} 位不变，"
+        f"{c['new']:,} 位为新客户，{c['left']:,} 位离开。",
+    )
+
+
+def written(paths: list[Path], lang: str = "en") -> str:
+    names = ", ".join(f"`{p.name}`" for p in paths)
+    return _pick(lang, f"Saved with this report: {names}.", f"已随本报告保存：{names}。")
+
+
+_HEADERS: dict[str, tuple[str, str]] = {
+    "item": ("item", "项目"),
+    "value": ("value", "值"),
+    "tier": ("tier", "等级"),
+    "tier_name": ("tier", "等级"),
+    "threshold": ("threshold", "门槛"),
+    "customers": ("customers", "客户数"),
+    "share_customers": ("share of customers", "客户占比"),
+    "share_clv": ("share of predicted value", "预测价值占比"),
+    "share_revenue": ("share of past revenue", "历史收入占比"),
+    "clv_mean": ("mean predicted value", "平均预测价值"),
+    "p_alive_mean": ("mean P(alive)", "平均存活概率"),
+    "ranking": ("ranking", "排序依据"),
+    "top_customers": ("top customers", "头部客户数"),
+    "capture": ("value captured", "价值捕获率"),
+    "missed": ("top missed", "头部遗漏率"),
+    "wrongly_promoted": ("wrongly promoted", "误升率"),
+    "spearman": ("Spearman rho", "Spearman 相关"),
+    "predicted_value_mean": ("mean predicted value", "平均预测价值"),
+    "holdout_value_mean": ("mean holdout value", "验证期平均价值"),
+    "holdout_value_share": ("share of holdout value", "验证期价值占比"),
+    "repurchase_rate": ("repurchase rate", "复购率"),
+    "status": ("status", "状态"),
+    "playbook": ("playbook", "策略"),
+    "movement": ("movement", "变动"),
+    "customer_id": ("customer", "客户"),
+    "clv": ("predicted value", "预测价值"),
+    "previous_rank": ("previous tier", "上期等级"),
+    "current_rank": ("current tier", "本期等级"),
+}
+_PERCENT = {
+    "share_customers",
+    "share_clv",
+    "share_revenue",
+    "capture",
+    "missed",
+    "wrongly_promoted",
+    "holdout_value_share",
+    "repurchase_rate",
+}
+
+
+class Table:
+    """A polars frame shown as a clean HTML table: translated headers, no
+    types or quotes, percentages and thousands separators, nothing cut."""
+
+    def __init__(self, frame: pl.DataFrame, lang: str = "en", digits: int = 2) -> None:
+        self.frame = frame
+        self.lang = lang
+        self.digits = digits
+
+    def _header(self, column: str) -> str:
+        pair = _HEADERS.get(column)
+        return (pair[1] if self.lang == "zh" else pair[0]) if pair else column
+
+    def _cell(self, column: str, value: object) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            if value != value:
+                return "–"
+            if column in _PERCENT:
+                return f"{value:.1%}"
+            return f"{value:,.{self.digits}f}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        left = " style='text-align:left'"
+        head = "".join(f"<th>{html.escape(self._header(c))}</th>" for c in self.frame.columns)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td{'' if isinstance(v, int | float) else left}>"
+                f"{html.escape(self._cell(c, v))}</td>"
+                for c, v in zip(self.frame.columns, row, strict=True)
+            )
+            + "</tr>"
+            for row in self.frame.iter_rows()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __str__(self) -> str:
+        rows = [[self._header(c) for c in self.frame.columns]]
+        rows += [
+            [self._cell(c, v) for c, v in zip(self.frame.columns, row, strict=True)]
+            for row in self.frame.iter_rows()
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows
+        )
+
+
+def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2) -> Table:
+    """Show a frame as a clean table in a report (see :class:`Table`)."""
+    return Table(frame, lang, digits)
