@@ -18,21 +18,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install clv with its dev extras (skipped when up to date)
 
-test: $(STAMP) ## run lint and the test suite
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
-	$(BIN)/python -m pytest
+test: $(STAMP) ## run lint, the test suite and the notebooks (nbval)
+	$(BIN)/ruff check src tests scripts benchmarks notebooks
+	$(BIN)/ruff format --check src tests scripts benchmarks notebooks
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 lint: $(STAMP) ## fix lint and formatting in place
-	$(BIN)/ruff check --fix src tests scripts benchmarks
-	$(BIN)/ruff format src tests scripts benchmarks
+	$(BIN)/ruff check --fix src tests scripts benchmarks notebooks
+	$(BIN)/ruff format src tests scripts benchmarks notebooks
 
-report: $(STAMP) ## grade the bundled sample data and write reports/
+report: $(STAMP) ## grade the bundled CDNOW sample quarterly into reports/ (see reports/index.html)
 	$(BIN)/clv report --sample
 
-lab: $(STAMP) ## open JupyterLab in the project
+lab: $(STAMP) ## open JupyterLab on notebooks/
 	$(BIN)/python -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab
+	$(BIN)/jupyter lab notebooks/
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -59,6 +59,7 @@ def test_every_figure_draws_on_the_given_axes(result, lang):
     fig = Figure(figsize=(14, 12))
     axes = fig.subplots(3, 4).ravel()
     migration = migrate(g.customers, g.customers)
+    summary = g.customers
     calls = [
         lambda ax: plots.tier_distribution(g.tier_table(), ax, lang=lang),
         lambda ax: plots.lorenz_curve(
@@ -69,9 +70,9 @@ def test_every_figure_draws_on_the_given_axes(result, lang):
             lang=lang,
         ),
         lambda ax: plots.clv_histogram(g.customers["clv"].to_numpy(), g.thresholds, ax, lang=lang),
-        lambda ax: plots.p_alive_matrix(result.purchase_model, 10, 39.0, ax, lang=lang),
+        lambda ax: plots.p_alive_matrix(result.purchase_model, summary, ax, lang=lang),
         lambda ax: plots.expected_purchases_matrix(
-            result.purchase_model, 52, 10, 39.0, ax, lang=lang
+            result.purchase_model, summary, 365, ax, lang=lang
         ),
         lambda ax: plots.value_risk_heatmap(g.grid(), ax, lang=lang),
         lambda ax: plots.value_risk_heatmap(g.grid(), ax, value="clv", lang=lang),

@@ -1,46 +1,253 @@
-"""Grading runs write complete, reproducible outputs, atomically."""
+"""Report runs: real papermill execution, HTML without code, atomic publishing."""
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import nbformat
 import polars as pl
 import pytest
 
 import clv
 from clv.cli import main
+from clv.paths import PROJECT_ROOT
+from clv.report import RunConfig, period_ends, run_period
+
+SECTIONS_EN = [
+    "1. Run facts",
+    "2. Model fit",
+    "3. Does the grading work?",
+    "4. How the thresholds were set",
+    "5. The tiers",
+    "6. Movement since the last period",
+    "7. Playbook for this period",
+]
+FILES = [
+    "grading_report.ipynb",
+    "report.html",
+    "graded_customers.parquet",
+    "graded_customers.csv",
+    "summary.json",
+    "models.txt",
+]
 
 
-def test_sample_report_run(tmp_path, capsys):
-    assert main(["report", "--sample", "--reports-dir", str(tmp_path)]) == 0
-    folder = tmp_path / "cdnow-1998-06"
-    assert f"wrote {folder}" in capsys.readouterr().out
+def _config(**changes) -> RunConfig:
+    values = {
+        "data_path": "data/cdnow/CDNOW_sample.csv",
+        "period": "1998-06",
+        "observation_end": "1998-06-30",
+        "calibration_end": "1997-09-30",
+        "n_bootstrap": 50,
+    }
+    return RunConfig(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    folder = run_period(_config(lang="zh"), reports_dir=reports)
+    return reports, folder
+
+
+def test_a_run_writes_every_file(published):
+    reports, folder = published
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    assert (reports / "index.html").is_file()
+    assert not [p for p in reports.iterdir() if p.name.startswith(".") and p.name != ".failed"]
     graded = pl.read_parquet(folder / "graded_customers.parquet")
     assert graded.height == 2357
-    assert {"clv", "p_alive", "churn_probability", "expected_purchases"} <= set(graded.columns)
-    assert graded["clv"].is_finite().all()
-    run = json.loads((folder / "run.json").read_text())
-    data = clv.datasets.cdnow_path(sample=True)
-    assert run["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
-    assert run["data_quality"]["rows_read"] == 6919
-    assert run["versions"]["lifetimes"] == "0.11.3"
-    assert "BG/NBD" in (folder / "models.txt").read_text()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    for column in (
+        "customer_id",
+        "tier",
+        "tier_name",
+        "risk_band",
+        "status",
+        "action",
+        "previous_tier",
+        "clv",
+        "p_alive",
+        "churn_probability",
+    ):
+        assert column in graded.columns
+    assert set(graded["tier_name"]) == {"钻石", "白金", "金", "银", "普通"}
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert [t["tier"] for t in summary["thresholds"]] == ["diamond", "platinum", "gold", "silver"]
+    assert all(t["lower"] <= t["threshold"] <= t["upper"] for t in summary["thresholds"])
+    assert summary["headline"]["customers"] == 2357
+    assert summary["facts"]["data sha256"] == clv.report._sha256(
+        PROJECT_ROOT / "data/cdnow/CDNOW_sample.csv"
+    )
+    assert (
+        summary["headline"]["backtest"]["clv"]["capture"]
+        >= (summary["headline"]["backtest"]["past_spend"]["capture"])
+    )
 
 
-def test_same_inputs_same_table(tmp_path):
-    first, second = tmp_path / "one", tmp_path / "two"
-    assert main(["report", "--sample", "--reports-dir", str(first)]) == 0
-    assert main(["report", "--sample", "--reports-dir", str(second)]) == 0
-    one = (first / "cdnow-1998-06" / "graded_customers.csv").read_bytes()
-    two = (second / "cdnow-1998-06" / "graded_customers.csv").read_bytes()
-    assert one == two
+def test_the_notebook_ran_on_this_interpreter(published):
+    _, folder = published
+    notebook = nbformat.read(folder / "grading_report.ipynb", as_version=4)
+    injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "lang = " in injected[0].source
+    outputs = json.dumps([c.get("outputs", []) for c in notebook.cells])
+    assert sys.executable in outputs
 
 
-def test_failed_run_keeps_previous_report(tmp_path, capsys):
-    assert main(["report", "--sample", "--reports-dir", str(tmp_path)]) == 0
-    good = (tmp_path / "cdnow-1998-06" / "graded_customers.csv").read_bytes()
+def test_html_has_every_section_and_no_code(published):
+    _, folder = published
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    for heading in SECTIONS_EN:
+        assert heading in page
+    assert "客户分级报告" in page
+    # inputs are hidden: no code cell source and no input areas
+    assert "clv.load_transactions(" not in page
+    code_cells = re.findall(r'class="jp-Cell jp-CodeCell[^"]*"', page)
+    notebook = nbformat.read(folder / "grading_report.ipynb", as_version=4)
+    assert len(code_cells) == sum(c.cell_type == "code" for c in notebook.cells)
+    assert all("jp-mod-noInput" in c for c in code_cells)
+    assert "hl-ipython3" not in page  # no highlighted source anywhere
+    assert page.count("<img") == 4  # the four figure panels before migration, embedded
+
+
+def test_same_inputs_give_the_same_graded_table(published, tmp_path):
+    _, folder = published
+    again = run_period(_config(lang="zh"), reports_dir=tmp_path)
+    first = (folder / "graded_customers.csv").read_bytes()
+    assert (again / "graded_customers.csv").read_bytes() == first
+
+
+def test_failing_cell_is_named_and_previous_report_kept(published):
+    reports, folder = published
+    before = (folder / "graded_customers.csv").read_bytes()
+    bad = _config(lang="zh", scheme="no_such_scheme", calibration_end="")
+    with pytest.raises(clv.report.ReportError) as err:
+        run_period(bad, reports_dir=reports)
+    message = str(err.value)
+    assert "cell 'grade' failed: SchemeError" in message
+    assert "no_such_scheme" in message
+    assert (folder / "graded_customers.csv").read_bytes() == before
+    assert (reports / ".failed" / "1998-06.ipynb").is_file()
+    assert not [p for p in reports.iterdir() if p.name.startswith(".1998-06")]
+
+
+def test_killed_run_leaves_previous_report_intact(published):
+    reports, folder = published
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    index_before = (reports / "index.html").read_bytes()
+    command = [
+        sys.executable,
+        "-m",
+        "clv.cli",
+        "report",
+        "--data",
+        "data/cdnow/CDNOW_sample.csv",
+        "--period",
+        "1998-06",
+        "--observation-end",
+        "1998-06-30",
+        "--reports-dir",
+        str(reports),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # wait until the run is executing its notebook into a staging folder
+        while time.monotonic() < deadline:
+            staging = [
+                p for p in reports.glob(".1998-06-*") if (p / "grading_report.ipynb").exists()
+            ]
+            if staging:
+                break
+            time.sleep(0.1)
+        assert staging, "the run never started executing"
+        time.sleep(1.0)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert (reports / "index.html").read_bytes() == index_before
+
+
+def test_range_compares_each_period_with_the_last(tmp_path, capsys):
+    code = main(
+        [
+            "report",
+            "--sample",
+            "--start",
+            "1998-05",
+            "--end",
+            "1998-06",
+            "--every",
+            "month",
+            "--bootstrap",
+            "20",
+            "--reports-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert "index at" in capsys.readouterr().out
+    may, june = tmp_path / "1998-05", tmp_path / "1998-06"
+    graded = pl.read_parquet(june / "graded_customers.parquet")
+    previous = pl.read_parquet(may / "graded_customers.parquet")
+    assert graded["previous_tier"].null_count() == 0  # every June customer was graded in May
+    joined = graded.join(previous, on="customer_id", suffix="_may")
+    assert (joined["previous_tier"] == joined["tier_may"]).all()
+    summary = json.loads((june / "summary.json").read_text(encoding="utf-8"))
+    moves = summary["headline"]["migration"]
+    assert moves["up"] + moves["down"] + moves["same"] == graded.height
+    assert summary["facts"]["parameter calibration_end"] == "1998-05-31"
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "1998-05/report.html" in index and "1998-06/report.html" in index
+    assert "Movement since the last period" in (june / "report.html").read_text(encoding="utf-8")
+
+
+def test_period_ends():
+    assert period_ends("1997-06", "1998-06", "quarter") == [
+        dt.date(1997, 6, 30),
+        dt.date(1997, 9, 30),
+        dt.date(1997, 12, 31),
+        dt.date(1998, 3, 31),
+        dt.date(1998, 6, 30),
+    ]
+    assert period_ends("1997-05", "1997-07", "month") == [
+        dt.date(1997, 5, 31),
+        dt.date(1997, 6, 30),
+        dt.date(1997, 7, 31),
+    ]
+    assert period_ends("1997-05", "1997-05", "quarter") == [dt.date(1997, 6, 30)]
+    with pytest.raises(ValueError, match="every"):
+        period_ends("1997-05", "1997-07", "week")
+
+
+@pytest.mark.parametrize("period", ["../escape", "a/b", "", ".hidden"])
+def test_period_cannot_escape_the_reports_folder(period):
+    with pytest.raises(ValueError, match="period"):
+        _config(period=period)
+
+
+def test_cli_names_missing_arguments(capsys):
+    assert main(["report", "--data", "x.csv"]) == 2
+    assert "--start and --end" in capsys.readouterr().err
+    assert main(["report", "--data", "x.csv", "--period", "p"]) == 2
+    assert "--observation-end" in capsys.readouterr().err
+
+
+def test_bad_data_fails_before_publishing(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,date,amount\n1,1998-01-01,-5\n", encoding="utf-8")
     code = main(
@@ -49,26 +256,26 @@ def test_failed_run_keeps_previous_report(tmp_path, capsys):
             "--data",
             str(bad),
             "--period",
-            "cdnow-1998-06",
+            "x",
             "--observation-end",
             "1998-06-30",
             "--reports-dir",
-            str(tmp_path),
+            str(tmp_path / "reports"),
         ]
     )
     assert code == 1
-    assert "negative amounts" in capsys.readouterr().err
-    assert (tmp_path / "cdnow-1998-06" / "graded_customers.csv").read_bytes() == good
+    err = capsys.readouterr().err
+    assert "cell 'load' failed: TransactionDataError" in err and "negative amounts" in err
+    assert not (tmp_path / "reports" / "x").exists()
 
 
-@pytest.mark.parametrize("period", ["../escape", "a/b", "", ".hidden"])
-def test_period_cannot_escape_reports_dir(tmp_path, period):
-    with pytest.raises(ValueError, match="period"):
-        clv.report.RunConfig(
-            data=tmp_path / "x.csv", period=period, observation_end=clv.data.dt.date(2020, 1, 1)
+def test_outputs_never_written_outside_a_run(tmp_path):
+    with pytest.raises(clv.report.ReportError, match="does not exist"):
+        clv.report.save_outputs(
+            Path(tmp_path) / "missing",
+            graded=None,
+            grading=None,
+            purchase=None,
+            spend=None,
+            facts=None,
         )
-
-
-def test_missing_arguments_are_named(capsys):
-    assert main(["report", "--data", "x.csv"]) == 2
-    assert "--period, --observation-end" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clv.models import PurchaseModelResults
+from clv.rfm import DAYS_PER_UNIT
 
 __all__ = [
     "CJK_FONT_NAME",
@@ -213,14 +214,17 @@ def clv_histogram(
 
 def _matrix(
     model: PurchaseModelResults,
-    max_frequency: int,
-    T: float,
+    summary: pl.DataFrame,
     fn,
     ax: Axes | None,
     lang: str,
     title_key: str,
+    max_frequency: int | None,
 ) -> Axes:
     ax = _axes(ax, (6.0, 5.0))
+    T = float(summary["T"].max())
+    if max_frequency is None:  # the range most customers fall in
+        max_frequency = int(summary["frequency"].quantile(0.99)) + 1
     frequency = np.arange(max_frequency + 1, dtype=float)
     recency = np.linspace(0, T, 40)
     f_grid, r_grid = np.meshgrid(frequency, recency, indexing="ij")
@@ -242,32 +246,34 @@ def _matrix(
 
 def p_alive_matrix(
     model: PurchaseModelResults,
-    max_frequency: int,
-    T: float,
+    summary: pl.DataFrame,
     ax: Axes | None = None,
     lang: str = "en",
+    max_frequency: int | None = None,
 ) -> Axes:
-    """P(alive) over frequency x recency for customers of age ``T``."""
-    return _matrix(model, max_frequency, T, model.p_alive, ax, lang, "p_alive")
+    """P(alive) over frequency x recency, for customers as old as the oldest in
+    ``summary`` (frequencies up to its 99th percentile unless given)."""
+    return _matrix(model, summary, model.p_alive, ax, lang, "p_alive", max_frequency)
 
 
 def expected_purchases_matrix(
     model: PurchaseModelResults,
-    t: float,
-    max_frequency: int,
-    T: float,
+    summary: pl.DataFrame,
+    horizon_days: float,
     ax: Axes | None = None,
     lang: str = "en",
+    max_frequency: int | None = None,
 ) -> Axes:
-    """Expected purchases in the next ``t`` time units over frequency x recency."""
+    """Expected purchases in the next ``horizon_days`` over frequency x recency."""
+    t = horizon_days / DAYS_PER_UNIT[model.time_unit]
     return _matrix(
         model,
-        max_frequency,
-        T,
+        summary,
         lambda f, r, T_: model.expected_purchases(t, f, r, T_),
         ax,
         lang,
         "expected",
+        max_frequency,
     )
 
 

@@ -376,13 +376,13 @@ def _failed_cell(notebook: Path, exc: Exception) -> str:
     """Name the cell that failed in a papermill run."""
     import nbformat
 
-    index = getattr(exc, "cell_index", None)
-    name = f"cell {index}" if index is not None else "a cell"
+    name = "a cell"
     try:
-        cells = nbformat.read(notebook, as_version=4).cells
-        if index is not None:
-            name = f"cell '{cells[index].get('id', index)}'"
-    except Exception:
+        for position, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+            if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                name = f"cell '{cell.get('id', position)}'"
+                break
+    except Exception:  # the notebook may be unreadable; the message still helps
         pass
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
