@@ -426,9 +426,11 @@ def test_several_problems_are_listed_in_one_error(tmp_path):
     err = load_error(path)
     assert len(err.problems) == 4
     no_id, bad_date, not_number, negative = err.problems
-    assert_mentions(no_id, "column 'customer_id'", "1 rows with no customer id", "line 3")
-    assert_mentions(bad_date, "column 'date'", "1 rows", "line 4: 'someday'", "date_format=")
-    assert_mentions(not_number, "column 'amount'", "1 rows", "not numbers", "line 6: '$5'")
+    assert_mentions(no_id, "column 'customer_id'", "1 row with no customer id", "line 3")
+    assert_mentions(
+        bad_date, "column 'date'", "1 row whose dates", "line 4: 'someday'", "date_format="
+    )
+    assert_mentions(not_number, "column 'amount'", "1 row with", "not numbers", "line 6: '$5'")
     assert_mentions(negative, "column 'amount'", "2 rows with negative amounts", "line 5: '-4'")
     message = str(err)
     assert message.startswith(f"transaction log {path}: 4 problems\n")
@@ -724,3 +726,39 @@ def test_repeated_header_column_is_an_error(tmp_path):
     path.write_text("customer_id,date,amount,amount\na,2020-01-01,1,2\n", encoding="utf-8")
     with pytest.raises(clv.TransactionDataError, match="'amount' appears more than once"):
         clv.load_transactions(path, as_of="2030-01-01")
+
+
+def test_trailing_blank_lines_are_dropped_and_counted(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("customer_id,date,amount\na,2020-01-01,1\n\n\n", encoding="utf-8")
+    tx = clv.load_transactions(path, as_of="2030-01-01")
+    q = tx.quality
+    assert len(tx) == 1
+    assert q.blank_rows_dropped == q.rows_read - q.rows_kept
+    assert q.blank_rows_dropped >= 1
+    assert any("blank lines" in n for n in q.notes)
+
+
+def test_quantity_nulls_are_errors_and_whole_floats_are_fine():
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "date": [dt.date(2020, 1, 1)] * 3,
+            "amount": [1.0, 2.0, 3.0],
+            "quantity": [2.0, None, 1.0],
+        }
+    )
+    with pytest.raises(clv.TransactionDataError, match="1 row with no quantity"):
+        clv.load_transactions(frame, as_of="2030-01-01")
+    tx = clv.load_transactions(frame.drop_nulls(), as_of="2030-01-01")
+    assert tx.data["quantity"].to_list() == [2, 1]
+
+
+def test_minus_infinity_is_reported_once():
+    frame = pl.DataFrame(
+        {"customer_id": ["a"], "date": [dt.date(2020, 1, 1)], "amount": [-math.inf]}
+    )
+    with pytest.raises(clv.TransactionDataError) as err:
+        clv.load_transactions(frame, as_of="2030-01-01")
+    assert len(err.value.problems) == 1
+    assert "NaN or infinite" in err.value.problems[0]

@@ -72,7 +72,8 @@ class TransactionDataError(ValueError):
 class DataQuality:
     """What loading did to the rows of a log. Every input row is accounted for.
 
-    ``rows_read == rows_kept + duplicate_rows_dropped + zero_amount_rows_dropped``
+    ``rows_read == rows_kept + duplicate_rows_dropped + zero_amount_rows_dropped
+    + blank_rows_dropped``
     """
 
     source: str
@@ -83,6 +84,7 @@ class DataQuality:
     zero_amount_rows: int = 0
     zero_amount_rows_dropped: int = 0
     customer_ids_stripped: int = 0
+    blank_rows_dropped: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
@@ -182,6 +184,10 @@ def _read(source: Source, separator: str, encoding: str) -> tuple[pl.DataFrame, 
     )
 
 
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
+
+
 def _where(row: int, is_csv: bool) -> str:
     # CSV line numbers count the header as line 1.
     return f"line {row + 2}" if is_csv else f"row {row + 1}"
@@ -213,7 +219,8 @@ def _parse_dates(
         return (
             pl.Series(column.name, [None] * len(column), dtype=pl.Datetime("us")),
             None,
-            f"has type {column.dtype}, not dates; give dates as text (YYYY-MM-DD) or a date type",
+            f"are of type {column.dtype}, not dates; give dates as text (YYYY-MM-DD) or a "
+            "date type",
         )
     text = column.str.strip_chars()
     formats = (date_format,) if date_format else _AUTO_DATE_FORMATS
@@ -350,7 +357,10 @@ def load_transactions(
                 f"column {col!r} ({role}) is missing; the columns are {raw.columns}; {hint}"
             )
         raise TransactionDataError(problems, label)
-    if raw.height == 0:
+    # blank lines (a trailing newline too many, say) read as rows with every field empty
+    blank = raw.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    n_blank = int(blank.sum()) if is_csv else 0
+    if raw.height == 0 or n_blank == raw.height:
         raise TransactionDataError(
             ["the log has a header but no rows; export it again with its transactions"], label
         )
@@ -358,6 +368,8 @@ def load_transactions(
     frame = raw.select([pl.col(col).alias(role) for role, col in wanted.items()]).with_row_index(
         _ROW
     )
+    if n_blank:
+        frame = frame.filter(~blank)
     problems: list[str] = []
 
     # customer ids: text, stripped of surrounding whitespace, never empty
@@ -368,13 +380,13 @@ def load_transactions(
     n, row, _ = _first(frame, pl.col("customer_id").is_null(), "customer_id")
     if n:
         problems.append(
-            f"column {customer_id!r} has {n:,} rows with no customer id (first at "
+            f"column {customer_id!r} has {_rows(n)} with no customer id (first at "
             f"{_where(row, is_csv)}); fill them in or remove those rows before loading"
         )
     n, row, _ = _first(frame, pl.col("customer_id") == "", "customer_id")
     if n:
         problems.append(
-            f"column {customer_id!r} has {n:,} rows with an empty customer id (first at "
+            f"column {customer_id!r} has {_rows(n)} with an empty customer id (first at "
             f"{_where(row, is_csv)}); fill them in or remove those rows before loading"
         )
 
@@ -385,7 +397,7 @@ def load_transactions(
     n, row, value = _first(frame, pl.col("_date_raw").is_null(), "_date_raw")
     if n:
         problems.append(
-            f"column {date!r} has {n:,} rows with no date (first at {_where(row, is_csv)}); "
+            f"column {date!r} has {_rows(n)} with no date (first at {_where(row, is_csv)}); "
             "fill them in or remove those rows before loading"
         )
     if date_problem:
@@ -393,7 +405,7 @@ def load_transactions(
             frame, pl.col("date").is_null() & pl.col("_date_raw").is_not_null(), "_date_raw"
         )
         problems.append(
-            f"column {date!r} has {n:,} rows whose dates {date_problem} "
+            f"column {date!r} has {_rows(n)} whose dates {date_problem} "
             f"(first at {_where(row, is_csv)}: {value!r})"
         )
     as_of_date = _as_date(as_of, "as_of") if as_of is not None else dt.date.today()
@@ -401,14 +413,14 @@ def load_transactions(
     n, row, value = _first(frame, pl.col("date").dt.date() > as_of_date, "date")
     if n:
         problems.append(
-            f"column {date!r} has {n:,} rows dated after the as-of date {as_of_date} (first at "
+            f"column {date!r} has {_rows(n)} dated after the as-of date {as_of_date} (first at "
             f"{_where(row, is_csv)}: {value}); check the date format, or pass as_of= the "
             "export date"
         )
     n, row, value = _first(frame, pl.col("date").dt.date() < min_date_, "date")
     if n:
         problems.append(
-            f"column {date!r} has {n:,} rows dated before {min_date_}, which cannot be right "
+            f"column {date!r} has {_rows(n)} dated before {min_date_}, which cannot be right "
             f"(first at {_where(row, is_csv)}: {value}); check the date format, or pass "
             "min_date= if such old purchases are real"
         )
@@ -439,7 +451,7 @@ def load_transactions(
             "fix or remove those rows",
         ),
         (
-            pl.col("amount") < 0,
+            (pl.col("amount") < 0) & pl.col("amount").is_finite(),
             "negative amounts",
             "returns belong in a separate 'return' column or should be removed",
         ),
@@ -447,16 +459,27 @@ def load_transactions(
     for mask, what, todo in checks:
         n, row, value = _first(frame, mask, "_amount_raw")
         if n:
+            shown = "" if value is None else f": {value!r}"
             problems.append(
-                f"column {amount!r} has {n:,} rows with {what} (first at "
-                f"{_where(row, is_csv)}: {value!r}); {todo}"
+                f"column {amount!r} has {_rows(n)} with {what} (first at "
+                f"{_where(row, is_csv)}{shown}); {todo}"
             )
 
     if quantity is not None:
         q_raw = frame["quantity"]
         q_text = q_raw.cast(pl.String).str.strip_chars()
-        q_values = q_text.cast(pl.Int64, strict=False)
+        as_float = q_text.cast(pl.Float64, strict=False)
+        whole = as_float.is_finite() & (as_float == as_float.floor())
+        q_values = pl.select(
+            pl.when(whole).then(as_float).otherwise(None).cast(pl.Int64, strict=False)
+        ).to_series()
         frame = frame.with_columns(q_values.alias("quantity"), q_text.alias("_q_raw"))
+        n, row, _ = _first(frame, pl.col("_q_raw").is_null(), "_q_raw")
+        if n:
+            problems.append(
+                f"column {quantity!r} has {_rows(n)} with no quantity (first at "
+                f"{_where(row, is_csv)}); fill them in, or load without quantity="
+            )
         n, row, value = _first(
             frame,
             (pl.col("quantity").is_null() & pl.col("_q_raw").is_not_null())
@@ -465,7 +488,7 @@ def load_transactions(
         )
         if n:
             problems.append(
-                f"column {quantity!r} has {n:,} rows that are not whole numbers >= 0 (first "
+                f"column {quantity!r} has {_rows(n)} that are not whole numbers >= 0 (first "
                 f"at {_where(row, is_csv)}: {value!r}); fix them, or load without quantity="
             )
 
@@ -519,6 +542,8 @@ def load_transactions(
             notes.append(f"kept {n_zero:,} rows with amount 0 as purchases")
     if n_stripped:
         notes.append(f"stripped surrounding whitespace from {n_stripped:,} customer ids")
+    if n_blank:
+        notes.append(f"dropped {_rows(n_blank)} that were blank lines")
 
     data = frame.drop(_ROW)
     quality = DataQuality(
@@ -530,6 +555,7 @@ def load_transactions(
         zero_amount_rows=n_zero,
         zero_amount_rows_dropped=n_zero_dropped,
         customer_ids_stripped=n_stripped,
+        blank_rows_dropped=n_blank,
         notes=tuple(notes),
     )
     return TransactionLog(data=data, quality=quality)
