@@ -70,8 +70,23 @@ class SchemeError(ValueError):
         super().__init__(f"tier scheme {source}: {len(problems)} problem(s)\n{lines}")
 
 
+class _Bilingual:
+    """Name and playbook in English or Chinese."""
+
+    zh: str
+    en: str
+    playbook_en: str
+    playbook_zh: str
+
+    def name(self, lang: Lang = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def playbook(self, lang: Lang = "en") -> str:
+        return self.playbook_zh if lang == "zh" else self.playbook_en
+
+
 @dataclass(frozen=True)
-class Tier:
+class Tier(_Bilingual):
     id: str
     rank: int
     zh: str
@@ -79,27 +94,15 @@ class Tier:
     playbook_en: str
     playbook_zh: str
 
-    def name(self, lang: Lang = "en") -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def playbook(self, lang: Lang = "en") -> str:
-        return self.playbook_zh if lang == "zh" else self.playbook_en
-
 
 @dataclass(frozen=True)
-class RiskBand:
+class RiskBand(_Bilingual):
     id: str
     zh: str
     en: str
     upper: float  # churn probability up to and including this value
     playbook_en: str
     playbook_zh: str
-
-    def name(self, lang: Lang = "en") -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def playbook(self, lang: Lang = "en") -> str:
-        return self.playbook_zh if lang == "zh" else self.playbook_en
 
 
 @dataclass(frozen=True)
