@@ -279,3 +279,46 @@ def test_outputs_never_written_outside_a_run(tmp_path):
             spend=None,
             facts=None,
         )
+
+
+def test_no_model_still_renders_a_report_with_a_warning(tmp_path):
+    log = tmp_path / "one_time.csv"
+    rows = [f"c{i},2020-01-{i + 1:02d},{i + 1}" for i in range(25)]
+    log.write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    reports = tmp_path / "reports"
+    folder = run_period(
+        _config(data_path=str(log), period="p1", observation_end="2020-03-31", calibration_end=""),
+        reports_dir=reports,
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Warning: no purchase model could be fitted" in page
+    assert "none of the 25 customers has a repeat purchase" in page
+    assert "Skipped: no purchase model could be fitted" in page
+    assert not (folder / "graded_customers.csv").exists()
+    assert "no grading" in (reports / "index.html").read_text(encoding="utf-8")
+
+
+def test_fallback_is_visible_and_inputs_are_not_modified(tmp_path):
+    # 30 simulated customers: plain BG/NBD runs off to the boundary, a penalty fixes it
+    log = tmp_path / "small.csv"
+    clv.simulate_transactions(30, r=0.5, alpha=5, a=0.5, b=5, seed=1).write_csv(log)
+    before = (log.read_bytes(), log.stat().st_mtime_ns)
+    folder = run_period(
+        _config(
+            data_path=str(log), period="small", observation_end="2025-06-29", calibration_end=""
+        ),
+        reports_dir=tmp_path / "reports",
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Fallback used" in page and "penalizer 0.001" in page
+    assert (log.read_bytes(), log.stat().st_mtime_ns) == before
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["facts"]["data sha256"] == clv.report._sha256(log)
+
+
+def test_parameters_cannot_run_code(tmp_path):
+    marker = tmp_path / "pwned"
+    hostile = f'x.csv"\nopen("{marker}", "w").write("x")\n#'
+    with pytest.raises(clv.report.ReportError, match="cell 'load' failed"):
+        run_period(_config(data_path=hostile, calibration_end=""), reports_dir=tmp_path / "r")
+    assert not marker.exists()

@@ -162,4 +162,10 @@ def test_bad_arguments(cdnow_calibration, fitted):
 def test_without_spend_model_uses_observed_mean(cdnow_calibration, fitted):
     bgnbd, _ = fitted
     scores = clv.score(cdnow_calibration, bgnbd, horizon_days=365)
-    np.testing.assert_array_equal(scores["expected_order_value"], scores["monetary_value"])
+    np.testing.assert_allclose(
+        scores["expected_order_value"], scores["revenue"] / (scores["frequency"] + 1)
+    )
+    one_time = scores.filter(pl.col("frequency") == 0)["expected_order_value"]
+    assert (one_time >= 0).all() and one_time.mean() > 10  # their first order, not 0
+    no_revenue = clv.score(cdnow_calibration.drop("revenue"), bgnbd, horizon_days=365)
+    np.testing.assert_array_equal(no_revenue["expected_order_value"], no_revenue["monetary_value"])

@@ -37,10 +37,11 @@ from statsmodels.stats.multitest import multipletests
 from clv.data import TransactionLog, _as_date
 from clv.models import (
     IndependenceCheck,
+    ModelFitError,
     PurchaseModel,
     PurchaseModelResults,
     SpendModelResults,
-    fit_purchase_model,
+    fit_purchase_model_with_fallback,
     fit_spend_model,
 )
 from clv.rfm import DAYS_PER_UNIT, Freq, _frame, calibration_holdout
@@ -272,7 +273,7 @@ class BacktestResult:
     observation_end: dt.date
     holdout_days: float
     purchase_model: PurchaseModelResults
-    spend_model: SpendModelResults
+    spend_model: SpendModelResults | None
     grading: Grading
     customers: pl.DataFrame  # scores, tiers, rankings and holdout outcomes per customer
     rankings: pl.DataFrame
@@ -295,7 +296,8 @@ class BacktestResult:
         lines = [
             f"back-test: calibration to {self.calibration_end}, holdout to "
             f"{self.observation_end} ({self.holdout_days:.0f} days), "
-            f"{self.customers.height:,} customers, {self.purchase_model.model} + Gamma-Gamma",
+            f"{self.customers.height:,} customers, {self.purchase_model.model}"
+            + (" + Gamma-Gamma" if self.spend_model is not None else " (no spend model)"),
             "",
             "top-group comparison (higher capture and spearman, lower missed are better):",
         ]
@@ -358,8 +360,11 @@ def backtest(
         freq=freq,
         time_unit=time_unit,
     )
-    purchase = fit_purchase_model(cal, model=model)
-    spend = fit_spend_model(cal)
+    purchase, _ = fit_purchase_model_with_fallback(cal, model=model)
+    try:
+        spend: SpendModelResults | None = fit_spend_model(cal)
+    except ModelFitError:
+        spend = None  # scores then use each customer's own mean spend
     unit_days = DAYS_PER_UNIT[purchase.time_unit]
     holdout = float(cal["duration_holdout"][0])
     scores = score(
@@ -439,7 +444,7 @@ def backtest(
         kruskal_statistic=kw_stat,
         kruskal_pvalue=kw_p,
         dunn=dunn,
-        independence=spend.independence,
+        independence=spend.independence if spend is not None else None,
         by_frequency=holdout_by_frequency(customers),
         tracking=tracking(
             transactions, purchase, calibration_end=calibration_end, observation_end=observation_end

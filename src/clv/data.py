@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ _AUTO_DATE_FORMATS: tuple[str, ...] = (
     "%Y/%m/%d %H:%M:%S",
 )
 
+_OFFSET = r"(?<time>\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})$"
 _ROW = "_clv_row"  # 0-based position of a row in the input, for error messages
 
 
@@ -85,6 +87,9 @@ class DataQuality:
     zero_amount_rows_dropped: int = 0
     customer_ids_stripped: int = 0
     blank_rows_dropped: int = 0
+    ids_differing_by_leading_zeros: int = 0
+    near_duplicate_rows: int = 0
+    time_zone_offsets_removed: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
@@ -96,7 +101,7 @@ class DataQuality:
         for key, value in self.as_dict().items():
             if key in ("source", "notes"):
                 continue
-            lines.append(f"  {key:<26} {value:>12,}")
+            lines.append(f"  {key:<32} {value:>10,}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -157,11 +162,28 @@ def _read(source: Source, separator: str, encoding: str) -> tuple[pl.DataFrame, 
         if suffix in (".csv", ".txt", ".tsv"):
             # Every column is read as text so that every cast below is ours and
             # every failure can be reported with its line.
+            if encoding.lower().replace("-", "") in ("utf8", "utf8lossy"):
+                data: Path | io.BytesIO = path
+                polars_encoding = encoding
+            else:  # any codec Python knows (gbk, gb18030, big5, latin-1...), re-encoded
+                try:
+                    text = path.read_bytes().decode(encoding)
+                except LookupError:
+                    raise TransactionDataError(
+                        [f"encoding={encoding!r} is unknown; use e.g. 'utf8', 'gbk', 'gb18030'"],
+                        label,
+                    ) from None
+                except UnicodeDecodeError as exc:
+                    raise TransactionDataError(
+                        [f"is not valid {encoding} text (byte {exc.start}); check the encoding"],
+                        label,
+                    ) from None
+                data, polars_encoding = io.BytesIO(text.encode("utf-8")), "utf8"
             frame = pl.read_csv(
-                path,
+                data,
                 separator="\t" if suffix == ".tsv" and separator == "," else separator,
                 infer_schema=False,
-                encoding=encoding,
+                encoding=polars_encoding,
             )
             return frame, label, True
     except pl.exceptions.NoDataError:
@@ -171,8 +193,9 @@ def _read(source: Source, separator: str, encoding: str) -> tuple[pl.DataFrame, 
     except (pl.exceptions.ComputeError, OSError) as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             advice = (
-                "it is not UTF-8 text; save it as UTF-8 (Excel: CSV UTF-8), or pass "
-                "encoding='utf8-lossy' to replace the unreadable characters"
+                "it is not UTF-8 text; save it as UTF-8 (Excel: CSV UTF-8), pass the file's "
+                f"encoding{_guess_encoding(path)}, or encoding='utf8-lossy' to replace the "
+                "unreadable characters"
             )
         else:
             advice = "check that it is a complete file"
@@ -182,6 +205,18 @@ def _read(source: Source, separator: str, encoding: str) -> tuple[pl.DataFrame, 
     raise TransactionDataError(
         [f"unknown file type {suffix!r}; give a .csv, .tsv, .txt or .parquet file"], label
     )
+
+
+def _guess_encoding(path: Path) -> str:
+    """A hint naming the Chinese encoding a non-UTF-8 file decodes as, if any."""
+    raw = path.read_bytes()[: 1 << 20]
+    for codec in ("gb18030", "big5"):
+        try:
+            raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return f" (it reads as {codec}: encoding={codec!r})"
+    return " (e.g. encoding='latin-1')"
 
 
 def _rows(n: int) -> str:
@@ -223,6 +258,9 @@ def _parse_dates(
             "date type",
         )
     text = column.str.strip_chars()
+    if not date_format:
+        # "10:30:00+08:00" or "10:30:00Z": keep the local time, drop the offset
+        text = text.str.replace(_OFFSET, "${time}")
     formats = (date_format,) if date_format else _AUTO_DATE_FORMATS
     best: tuple[int, pl.Series, str] | None = None
     for fmt in formats:
@@ -268,6 +306,7 @@ def load_transactions(
     min_date: str | dt.date = "1900-01-01",
     duplicates: Policy = "keep",
     zero_amounts: Policy = "keep",
+    leading_zeros: Literal["keep", "strip"] = "keep",
     separator: str = ",",
     encoding: str = "utf8",
 ) -> TransactionLog:
@@ -300,6 +339,10 @@ def load_transactions(
     zero_amounts
         Rows with amount 0: ``"keep"`` (a purchase that cost nothing still
         counts as a purchase), ``"drop"`` or ``"error"``. Counted either way.
+    leading_zeros
+        Customer ids that differ only by leading zeros (``"007"``, ``"7"``):
+        ``"keep"`` them apart or ``"strip"`` the zeros so they merge. Counted
+        either way.
     separator, encoding
         CSV reading options (``encoding`` may be ``"utf8"`` or
         ``"utf8-lossy"``).
@@ -326,6 +369,8 @@ def load_transactions(
     for name, policy in (("duplicates", duplicates), ("zero_amounts", zero_amounts)):
         if policy not in _POLICIES:
             raise ValueError(f"{name}={policy!r}; use one of {', '.join(_POLICIES)}")
+    if leading_zeros not in ("keep", "strip"):
+        raise ValueError(f"leading_zeros={leading_zeros!r}; use 'keep' or 'strip'")
     raw, label, is_csv = _read(source, separator, encoding)
 
     repeated = sorted({c.split("_duplicated_")[0] for c in raw.columns if "_duplicated_" in c})
@@ -376,6 +421,16 @@ def load_transactions(
     ids_raw = frame["customer_id"].cast(pl.String)
     ids = ids_raw.str.strip_chars()
     n_stripped = int((ids != ids_raw).sum())
+    # ids such as "007" and "7": the same customer exported two ways, or two customers?
+    unpadded = ids.str.strip_chars_start("0")
+    n_zero_ids = int(
+        pl.DataFrame({"id": ids, "key": unpadded})
+        .unique()
+        .filter(pl.col("key").is_duplicated())
+        .height
+    )
+    if leading_zeros == "strip":
+        ids = pl.select(pl.when(unpadded == "").then(pl.lit("0")).otherwise(unpadded)).to_series()
     frame = frame.with_columns(ids.alias("customer_id"))
     n, row, _ = _first(frame, pl.col("customer_id").is_null(), "customer_id")
     if n:
@@ -391,6 +446,9 @@ def load_transactions(
         )
 
     # dates
+    n_offsets = 0
+    if frame["date"].dtype == pl.String and not date_format:
+        n_offsets = int(frame["date"].str.strip_chars().str.contains(_OFFSET).sum())
     parsed, _fmt, date_problem = _parse_dates(frame["date"], date_format)
     original = frame["date"]
     frame = frame.with_columns(parsed.alias("date"), original.alias("_date_raw"))
@@ -544,6 +602,29 @@ def load_transactions(
         notes.append(f"stripped surrounding whitespace from {n_stripped:,} customer ids")
     if n_blank:
         notes.append(f"dropped {_rows(n_blank)} that were blank lines")
+    if n_zero_ids:
+        action = "merged" if leading_zeros == "strip" else "kept apart"
+        notes.append(
+            f"{n_zero_ids:,} customer ids differ from another only by leading zeros ('007' and "
+            f"'7'); {action} (leading_zeros='{leading_zeros}')"
+        )
+    n_near = int(
+        frame.select(
+            pl.struct("customer_id", "date").is_duplicated() & ~pl.struct(keep_cols).is_duplicated()
+        )
+        .to_series()
+        .sum()
+    )
+    if n_near:
+        notes.append(
+            f"{_rows(n_near)} share customer and time with another row but differ in amount or "
+            "quantity; kept as separate orders (summaries add them up per period)"
+        )
+    if n_offsets:
+        notes.append(
+            f"removed the time-zone offset of {_rows(n_offsets)}, keeping the local time of "
+            "purchase"
+        )
 
     data = frame.drop(_ROW)
     quality = DataQuality(
@@ -556,6 +637,9 @@ def load_transactions(
         zero_amount_rows_dropped=n_zero_dropped,
         customer_ids_stripped=n_stripped,
         blank_rows_dropped=n_blank,
+        ids_differing_by_leading_zeros=n_zero_ids,
+        near_duplicate_rows=n_near,
+        time_zone_offsets_removed=n_offsets,
         notes=tuple(notes),
     )
     return TransactionLog(data=data, quality=quality)

@@ -61,11 +61,13 @@ with warnings.catch_warnings():
 
 __all__ = [
     "PURCHASE_MODELS",
+    "FitAttempt",
     "IndependenceCheck",
     "ModelFitError",
     "PurchaseModelResults",
     "SpendModelResults",
     "fit_purchase_model",
+    "fit_purchase_model_with_fallback",
     "fit_spend_model",
     "spend_independence_check",
 ]
@@ -522,6 +524,21 @@ def _check_summary(summary: pl.DataFrame, names: dict[str, str]) -> None:
         )
 
 
+_BOUNDS = (1e-6, 1e7)  # estimates outside are the optimiser running off to a boundary
+
+
+def _at_boundary(names: tuple[str, ...], params: np.ndarray) -> str:
+    """Describe estimates at the edge of the parameter space ('' when none are)."""
+    low, high = _BOUNDS
+    off = [f"{n}={v:.3g}" for n, v in zip(names, params, strict=True) if not low < v < high]
+    if not off:
+        return ""
+    return (
+        f"the estimate ran to the boundary of the parameter space ({', '.join(off)}), so "
+        "the data cannot identify the model"
+    )
+
+
 def _observed_information(loglik_total, log_params: np.ndarray) -> np.ndarray | None:
     """Covariance of the log parameters from the numerical Hessian, or None
     when the Hessian is not negative definite (no proper maximum)."""
@@ -641,6 +658,9 @@ def fit_purchase_model(
         raise ModelFitError(
             _advice(label, n, n_repeat, tried, f"estimates {params} are not usable", model)
         )
+    boundary = _at_boundary(_PARAM_NAMES[model], params)
+    if boundary:
+        raise ModelFitError(_advice(label, n, n_repeat, tried, boundary, model))
     cov_log = _observed_information(total, np.log(params))
     if cov_log is None:
         raise ModelFitError(
@@ -766,6 +786,11 @@ def fit_spend_model(summary: pl.DataFrame, *, penalizer: float = 0.0) -> SpendMo
             return float(np.sum(w * _gamma_gamma_ll(np.exp(log_params), x, m)))
 
     loglik = total(np.log(params))
+    boundary = _at_boundary(_PARAM_NAMES["gamma_gamma"], params)
+    if boundary:
+        raise ModelFitError(
+            _advice("Gamma-Gamma", usable.height, usable.height, tried, boundary, "gamma_gamma")
+        )
     cov_log = _observed_information(total, np.log(params))
     if cov_log is None or not np.isfinite(loglik):
         raise ModelFitError(
@@ -805,3 +830,52 @@ def fit_spend_model(summary: pl.DataFrame, *, penalizer: float = 0.0) -> SpendMo
         n_excluded=n_excluded,
         independence=independence,
     )
+
+
+@dataclass(frozen=True)
+class FitAttempt:
+    """One try of :func:`fit_purchase_model_with_fallback`."""
+
+    model: str
+    penalizer: float
+    error: str | None  # None when this try succeeded
+
+
+def fit_purchase_model_with_fallback(
+    summary: pl.DataFrame,
+    model: PurchaseModel = "bgnbd",
+    *,
+    penalizers: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1),
+    other_models: bool = True,
+    time_unit: str | None = None,
+) -> tuple[PurchaseModelResults, list[FitAttempt]]:
+    """Fit ``model``; when it fails, retry with growing penalizers, then the other
+    purchase models. The documented fallback for scheduled runs.
+
+    Returns the first fit that works and the list of attempts (the failed ones
+    say why), so a report can show that a fallback was used.
+
+    Raises
+    ------
+    ModelFitError
+        When nothing works (for example, no customer has a repeat purchase),
+        listing every attempt.
+    """
+    order = [model] + ([m for m in PURCHASE_MODELS if m != model] if other_models else [])
+    attempts: list[FitAttempt] = []
+    for candidate in order:
+        for penalizer in penalizers:
+            try:
+                fit = fit_purchase_model(
+                    summary, candidate, penalizer=penalizer, time_unit=time_unit
+                )
+            except ModelFitError as exc:
+                attempts.append(FitAttempt(candidate, penalizer, str(exc)))
+                if "too few" in str(exc) or "none of the" in str(exc):
+                    # the data, not the optimiser, are the problem: no retry helps
+                    raise ModelFitError(str(exc)) from None
+                continue
+            attempts.append(FitAttempt(candidate, penalizer, None))
+            return fit, attempts
+    tried = "; ".join(f"{a.model} (penalizer={a.penalizer:g})" for a in attempts)
+    raise ModelFitError(f"no purchase model could be fitted; tried {tried}")

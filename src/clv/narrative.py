@@ -19,11 +19,13 @@ __all__ = [
     "Table",
     "backtest",
     "backtest_statistics",
+    "fit_outcome",
     "independence",
     "matrices",
     "migration",
     "no_backtest",
     "no_migration",
+    "skipped",
     "table",
     "thresholds",
     "tiers",
@@ -296,3 +298,51 @@ class Table:
 def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2) -> Table:
     """Show a frame as a clean table in a report (see :class:`Table`)."""
     return Table(frame, lang, digits)
+
+
+def fit_outcome(outcome, lang: str = "en") -> str:
+    """Visible warnings about model fits that failed or needed a fallback
+    (:class:`clv.report.FitOutcome`); empty when all went to plan."""
+    parts = []
+    if outcome.purchase is None:
+        parts.append(
+            _pick(
+                lang,
+                f"> **⚠ Warning: no purchase model could be fitted.** {outcome.purchase_error} "
+                "The sections that need predictions are skipped in this report.",
+                f"> **⚠ 警告：无法拟合购买模型。** {outcome.purchase_error} "
+                "需要预测的部分在本报告中略过。",
+            )
+        )
+    elif len(outcome.attempts) > 1:
+        used = outcome.attempts[-1]
+        parts.append(
+            _pick(
+                lang,
+                f"> **⚠ Fallback used:** the requested model did not converge; the report uses "
+                f"{used.model} with penalizer {used.penalizer:g} after {len(outcome.attempts) - 1} "
+                "failed tries.",
+                "> **⚠ 已使用备选方案：** 所选模型未收敛；"
+                f"经过 {len(outcome.attempts) - 1} 次失败尝试后，"
+                f"本报告使用 {used.model}（惩罚系数 {used.penalizer:g}）。",
+            )
+        )
+    if outcome.spend is None:
+        parts.append(
+            _pick(
+                lang,
+                f"> **⚠ Warning: no spend model.** {outcome.spend_error} Each customer's own mean "
+                "spend per purchase is used instead.",
+                f"> **⚠ 警告：无消费模型。** {outcome.spend_error} "
+                "改用每位客户自身的平均每次消费额。",
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def skipped(lang: str = "en") -> str:
+    return _pick(
+        lang,
+        "*Skipped: no purchase model could be fitted (see the warning under Model fit).*",
+        "*已略过：无法拟合购买模型（见模型拟合部分的警告）。*",
+    )

@@ -42,14 +42,23 @@ import polars as pl
 from clv.backtest import BacktestResult
 from clv.data import DataQuality, TransactionLog
 from clv.migration import Migration
-from clv.models import PurchaseModelResults, SpendModelResults
+from clv.models import (
+    FitAttempt,
+    ModelFitError,
+    PurchaseModelResults,
+    SpendModelResults,
+    fit_purchase_model_with_fallback,
+    fit_spend_model,
+)
 from clv.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from clv.rfm import WindowCounts
 from clv.tiers import Grading
 
 __all__ = [
+    "FitOutcome",
     "ReportError",
     "RunConfig",
+    "fit_models",
     "graded_table",
     "period_ends",
     "playbook_table",
@@ -128,6 +137,34 @@ def run_facts(
             "value": [f"{v:,}" if isinstance(v, int) else str(v) for _, v in items],
         }
     )
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """The models of a report run, with what went wrong on the way."""
+
+    purchase: PurchaseModelResults | None
+    spend: SpendModelResults | None
+    attempts: tuple[FitAttempt, ...]
+    purchase_error: str | None
+    spend_error: str | None
+
+
+def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
+    """Fit the purchase model with its fallbacks (penalizers, other models) and
+    the spend model; failures are recorded, not raised, so the report can
+    still render and show them."""
+    purchase, attempts, purchase_error = None, [], None
+    try:
+        purchase, attempts = fit_purchase_model_with_fallback(summary, model=model)
+    except ModelFitError as exc:
+        purchase_error = str(exc)
+    spend, spend_error = None, None
+    try:
+        spend = fit_spend_model(summary)
+    except ModelFitError as exc:
+        spend_error = str(exc)
+    return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error)
 
 
 def quality_table(quality: DataQuality) -> pl.DataFrame:
@@ -245,7 +282,7 @@ def save_outputs(
     graded: pl.DataFrame,
     grading: Grading,
     purchase: PurchaseModelResults,
-    spend: SpendModelResults,
+    spend: SpendModelResults | None,
     facts: pl.DataFrame,
     backtest: BacktestResult | None = None,
     migration: Migration | None = None,
@@ -294,7 +331,9 @@ def save_outputs(
             "params": purchase.params,
             "loglik": purchase.loglik,
         },
-        "spend_model": {"params": spend.params, "loglik": spend.loglik},
+        "spend_model": (
+            {"params": spend.params, "loglik": spend.loglik} if spend is not None else None
+        ),
     }
     written = [
         folder / "graded_customers.parquet",
@@ -307,9 +346,8 @@ def save_outputs(
     written[2].write_text(
         json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8"
     )
-    written[3].write_text(
-        f"{purchase.summary()}\n\n{spend.summary()}\n\n{spend.independence!r}\n", encoding="utf-8"
-    )
+    spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
+    written[3].write_text(f"{purchase.summary()}\n\n{spend_text}\n", encoding="utf-8")
     return written
 
 
@@ -513,9 +551,18 @@ def write_index(reports_dir: Path = REPORTS_DIR) -> Path:
     headline figures (atomically)."""
     reports_dir = Path(reports_dir)
     rows = []
-    for summary_file in sorted(reports_dir.glob("*/summary.json")):
-        period = summary_file.parent.name
+    for page_file in sorted(reports_dir.glob("*/report.html")):
+        period = page_file.parent.name
         if period.startswith("."):
+            continue
+        summary_file = page_file.parent / "summary.json"
+        if not summary_file.is_file():  # the report rendered, but nothing could be graded
+            link = f"<a href='{html.escape(period)}/report.html'>{html.escape(period)}</a>"
+            rows.append(
+                f"<tr><td>{link}</td><td colspan='7' style='text-align:left'>"
+                "no grading: no model could be fitted, see the report · "
+                "无法分级，详见报告</td></tr>"
+            )
             continue
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         head = summary["headline"]

@@ -50,8 +50,9 @@ def score(
         A fitted purchase model (:func:`clv.fit_purchase_model`).
     spend_model
         A fitted Gamma-Gamma model (:func:`clv.fit_spend_model`). Without it,
-        ``expected_order_value`` is each customer's observed mean repeat spend
-        (0 for one-time buyers) and CLV uses that.
+        ``expected_order_value`` is each customer's own mean spend per
+        purchase period, first purchase included (``revenue / (frequency + 1)``;
+        the mean repeat spend when the summary has no ``revenue``).
     horizon_days
         Prediction horizon in days.
     discount_rate_annual
@@ -109,6 +110,7 @@ def score(
     scored = summary.join(purchase_part, on=key, how="left", maintain_order="left")
 
     mv = names["monetary_value"]
+    revenue = "revenue" if "revenue" in summary.columns else "revenue_cal"
     if spend_model is not None:
         if mv not in summary.columns:
             raise ValueError("the summary has no monetary_value column for the spend model")
@@ -122,6 +124,11 @@ def score(
             )
         )
         scored = scored.join(pairs, on=[names["frequency"], mv], how="left", maintain_order="left")
+    elif revenue in summary.columns:
+        # no spend model: each customer's own mean spend per purchase period
+        scored = scored.with_columns(
+            (pl.col(revenue) / (pl.col(names["frequency"]) + 1)).alias("expected_order_value")
+        )
     elif mv in summary.columns:
         scored = scored.with_columns(pl.col(mv).cast(pl.Float64).alias("expected_order_value"))
     else:
