@@ -38,6 +38,8 @@ import math
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clv
 
@@ -266,3 +268,52 @@ def test_trailing_blank_lines(tmp_path):
     path.write_text(f"{HEADER}\na,2020-01-01,1\n\n\n", encoding="utf-8")
     tx = clv.load_transactions(path, as_of="2030-01-01")
     assert len(tx) == 1 and tx.quality.blank_rows_dropped >= 1
+
+
+# --- every row accounted for, whatever the policies ----------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "007", "7", " c "]),
+            st.integers(min_value=0, max_value=5),
+            st.sampled_from([0.0, 1.0, 2.5, 10.0]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    duplicates=st.sampled_from(["keep", "drop"]),
+    zero_amounts=st.sampled_from(["keep", "drop"]),
+    leading_zeros=st.sampled_from(["keep", "strip"]),
+)
+def test_every_row_is_accounted_for(rows, duplicates, zero_amounts, leading_zeros):
+    frame = pl.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "date": [dt.date(2020, 1, 1) + dt.timedelta(days=r[1]) for r in rows],
+            "amount": [r[2] for r in rows],
+        }
+    )
+    try:
+        tx = clv.load_transactions(
+            frame,
+            as_of="2030-01-01",
+            duplicates=duplicates,
+            zero_amounts=zero_amounts,
+            leading_zeros=leading_zeros,
+        )
+    except clv.TransactionDataError:
+        return  # nothing is invalid here, but a refusal would still lose no row silently
+    q = tx.quality
+    assert q.rows_read == len(rows)
+    assert q.rows_kept == len(tx)
+    assert q.rows_read == (
+        q.rows_kept + q.duplicate_rows_dropped + q.zero_amount_rows_dropped + q.blank_rows_dropped
+    )
+    if zero_amounts == "drop":
+        assert (tx.data["amount"] > 0).all()
+    # and the summary uses every kept row: its revenue is the kept amount
+    summary = clv.summarize(tx, observation_end="2020-01-31")
+    assert summary["revenue"].sum() == pytest.approx(tx.data["amount"].sum())
