@@ -94,7 +94,9 @@ def _check_units(freq: str, time_unit: str | None) -> str:
 
 
 def _period(expr: pl.Expr, freq: str) -> pl.Expr:
-    return expr.dt.truncate(_TRUNCATE[freq])
+    """Start (a Date) of the period holding each timestamp."""
+    day = expr.dt.date()
+    return day if freq == "D" else day.dt.truncate(_TRUNCATE[freq])
 
 
 def _elapsed(later: pl.Expr, earlier: pl.Expr, freq: str) -> pl.Expr:
@@ -120,26 +122,30 @@ def _in_unit(frame: pl.DataFrame, columns: list[str], freq: str, time_unit: str)
     )
 
 
-def _end_period(observation_end: str | dt.date, freq: str) -> dt.datetime:
+def _end_period(observation_end: str | dt.date, freq: str) -> dt.date:
     end = _as_date(observation_end, "observation_end")
-    start = pl.select(_period(pl.lit(dt.datetime(end.year, end.month, end.day)), freq)).item()
-    return start
+    return pl.select(_period(pl.lit(dt.datetime(end.year, end.month, end.day)), freq)).item()
+
+
+# Amounts are summed as whole micro-units (1e-6 of a currency unit) in Int64:
+# integer sums are exact, so they do not depend on how polars splits the work
+# between threads (its float group sums differ in the last bits from run to
+# run), and they are faster than sums in a fixed order.
+_MICROS = 1_000_000
+
+
+def _micros(expr: pl.Expr) -> pl.Expr:
+    return (expr * _MICROS).round().cast(pl.Int64)
 
 
 def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
-    """One row per customer and purchase period, amounts summed."""
+    """One row per customer and purchase period, amounts summed (in micros)."""
     return lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period")).agg(
-        _exact_sum(pl.col("amount").sort())
+        _micros(pl.col("amount")).sum().alias("micros")
     )
 
 
-def _exact_sum(expr: pl.Expr) -> pl.Expr:
-    """A sum computed in the given order, so that the last bits never depend on
-    how polars splits the work (its group ``sum`` is not reproducible bit for bit)."""
-    return expr.cum_sum().last()
-
-
-def _summarise_periods(periods: pl.LazyFrame, end_period: dt.datetime, freq: str) -> pl.LazyFrame:
+def _summarise_periods(periods: pl.LazyFrame, end_period: dt.date, freq: str) -> pl.LazyFrame:
     """Per customer summary with recency and T in days (or months)."""
     return (
         periods.group_by("customer_id")
@@ -147,22 +153,31 @@ def _summarise_periods(periods: pl.LazyFrame, end_period: dt.datetime, freq: str
             pl.col("period").min().alias("_first"),
             pl.col("period").max().alias("_last"),
             (pl.len() - 1).cast(pl.Int64).alias("frequency"),
-            (_exact_sum(pl.col("amount").sort_by("period").slice(1)) / (pl.len() - 1)).alias("_mv"),
-            _exact_sum(pl.col("amount").sort_by("period")).alias("revenue"),
+            pl.col("micros").sum().alias("_total"),
+            pl.col("micros").sort_by("period").first().alias("_first_micros"),
         )
         .select(
             "customer_id",
             "frequency",
             _elapsed(pl.col("_last"), pl.col("_first"), freq).alias("recency"),
             _elapsed(pl.lit(end_period), pl.col("_first"), freq).alias("T"),
-            pl.when(pl.col("frequency") > 0)
-            .then(pl.col("_mv"))
-            .otherwise(0.0)
-            .cast(pl.Float64)
-            .alias("monetary_value"),
-            pl.col("revenue").cast(pl.Float64),
+            (pl.col("_total") - pl.col("_first_micros")).alias("monetary_value"),
+            pl.col("_total").alias("revenue"),
         )
     )
+
+
+def _to_money(frame: pl.DataFrame, columns: dict[str, str | None]) -> pl.DataFrame:
+    """Turn summed micros into currency with numpy's correctly rounded division
+    (see :func:`_in_unit`): ``{column: count column to average over, or None}``."""
+    converted = []
+    for column, count in columns.items():
+        values = frame[column].to_numpy().astype(np.float64) / _MICROS
+        if count is not None:
+            n = frame[count].to_numpy().astype(np.float64)
+            values = np.divide(values, n, out=np.zeros_like(values), where=n > 0)
+        converted.append(pl.Series(column, values))
+    return frame.with_columns(converted)
 
 
 def summarize(
@@ -215,6 +230,7 @@ def summarize(
         .sort("customer_id")
         .collect()
     )
+    summary = _to_money(summary, {"monetary_value": "frequency", "revenue": None})
     return _in_unit(summary, ["recency", "T"], freq, time_unit)
 
 
@@ -264,10 +280,8 @@ def calibration_holdout(
         .group_by("customer_id")
         .agg(
             pl.len().cast(pl.Int64).alias("frequency_holdout"),
-            (_exact_sum(pl.col("amount").sort_by("period")) / pl.len()).alias(
-                "monetary_value_holdout"
-            ),
-            _exact_sum(pl.col("amount").sort_by("period")).alias("revenue_holdout"),
+            pl.col("micros").sum().alias("monetary_value_holdout"),
+            pl.col("micros").sum().alias("revenue_holdout"),
         )
     )
     duration = pl.select(_elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq)).item()
@@ -275,13 +289,22 @@ def calibration_holdout(
         cal.join(holdout, on="customer_id", how="left")
         .with_columns(
             pl.col("frequency_holdout").fill_null(0),
-            pl.col("monetary_value_holdout").fill_null(0.0),
-            pl.col("revenue_holdout").fill_null(0.0),
+            pl.col("monetary_value_holdout").fill_null(0),
+            pl.col("revenue_holdout").fill_null(0),
             pl.lit(duration, dtype=pl.Float64).alias("duration_holdout"),
             pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"),
         )
         .sort("customer_id")
         .collect()
+    )
+    frame = _to_money(
+        frame,
+        {
+            "monetary_value_cal": "frequency_cal",
+            "revenue_cal": None,
+            "monetary_value_holdout": "frequency_holdout",
+            "revenue_holdout": None,
+        },
     )
     return _in_unit(frame, ["recency_cal", "T_cal", "duration_holdout"], freq, time_unit)
 
