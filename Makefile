@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint report lab clean
+.PHONY: help venv test lint report lab bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ report: $(STAMP) ## grade the bundled CDNOW sample quarterly into reports/ (see 
 lab: $(STAMP) ## open JupyterLab on notebooks/
 	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP) ## time every stage at 100k, 1M and 10M transactions (writes benchmarks/RESULTS.md)
+	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/run.py
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

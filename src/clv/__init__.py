@@ -13,7 +13,13 @@ From a transaction log to per-customer CLV and churn probability:
 from clv import backtest as backtesting
 from clv import datasets, report, tiers
 from clv.backtest import BacktestResult, backtest
-from clv.data import DataQuality, TransactionDataError, TransactionLog, load_transactions
+from clv.data import (
+    DataQuality,
+    TransactionDataError,
+    TransactionLog,
+    load_transactions,
+    scan_transactions,
+)
 from clv.models import (
     PURCHASE_MODELS,
     IndependenceCheck,
@@ -55,6 +61,7 @@ __all__ = [
     "load_scheme",
     "load_transactions",
     "report",
+    "scan_transactions",
     "score",
     "simulate_transactions",
     "spend_independence_check",

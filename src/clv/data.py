@@ -27,6 +27,7 @@ __all__ = [
     "TransactionDataError",
     "TransactionLog",
     "load_transactions",
+    "scan_transactions",
 ]
 
 Policy = Literal["keep", "drop", "error"]
@@ -655,3 +656,65 @@ def _as_date(value: str | dt.date | dt.datetime, name: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a date; give it as 'YYYY-MM-DD'") from None
+
+
+def scan_transactions(
+    source: str | Path,
+    *,
+    customer_id: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+) -> pl.LazyFrame:
+    """Scan a Parquet log, a folder of Parquet files (hive-partitioned, say by
+    month) or a glob, without loading it: for logs bigger than memory.
+
+    One streaming pass checks the rows (ids, dates and amounts present,
+    amounts finite and >= 0) and raises :class:`TransactionDataError` with the
+    counts if any is bad; the full checks and policies of
+    :func:`load_transactions` need the log in memory.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``customer_id`` (String), ``date`` (Datetime), ``amount`` (Float64),
+        ready for :func:`clv.summarize`, which streams it.
+    """
+    path = Path(source)
+    label = str(path)
+    if not path.exists() and "*" not in label:
+        raise TransactionDataError(["file or folder not found; check the path"], label)
+    target = path / "**" / "*.parquet" if path.is_dir() else path
+    lf = pl.scan_parquet(target, hive_partitioning=path.is_dir())
+    names = lf.collect_schema().names()
+    missing = [c for c in (customer_id, date, amount) if c not in names]
+    if missing:
+        raise TransactionDataError(
+            [
+                f"columns {missing} are missing; the columns are {names}; pass customer_id=, "
+                "date=, amount= to map them"
+            ],
+            label,
+        )
+    lf = lf.select(
+        pl.col(customer_id).cast(pl.String).str.strip_chars().alias("customer_id"),
+        pl.col(date).cast(pl.Datetime("us")).alias("date"),
+        pl.col(amount).cast(pl.Float64).alias("amount"),
+    )
+    counts = (
+        lf.select(
+            pl.col("customer_id").is_null().sum().alias("no customer id"),
+            (pl.col("customer_id") == "").sum().alias("empty customer ids"),
+            pl.col("date").is_null().sum().alias("no date"),
+            pl.col("amount").is_null().sum().alias("no amount"),
+            (~pl.col("amount").is_finite()).sum().alias("amounts that are NaN or infinite"),
+            (pl.col("amount") < 0).sum().alias("negative amounts"),
+        )
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
+    problems = [
+        f"{_rows(n)} with {what}; fix them at the source" for what, n in counts.items() if n
+    ]
+    if problems:
+        raise TransactionDataError(problems, label)
+    return lf

@@ -228,7 +228,7 @@ def summarize(
     summary = (
         summary.with_columns(pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"))
         .sort("customer_id")
-        .collect()
+        .collect(engine="streaming")
     )
     summary = _to_money(summary, {"monetary_value": "frequency", "revenue": None})
     return _in_unit(summary, ["recency", "T"], freq, time_unit)
@@ -295,7 +295,7 @@ def calibration_holdout(
             pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"),
         )
         .sort("customer_id")
-        .collect()
+        .collect(engine="streaming")
     )
     frame = _to_money(
         frame,
