@@ -308,3 +308,18 @@ def test_spend_model_counts_repeat_buyers_without_positive_spend(cdnow_master):
     assert fit.n_excluded == zero
     assert fit.n_customers == repeat.height - zero
     assert "excluded (mean <= 0)" in str(fit.summary())
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd", "pareto_nbd"])
+def test_factorised_loglik_equals_the_plain_one(cdnow_calibration, model):
+    x, t_x, T = _arrays(cdnow_calibration)
+    # extreme customers too: recency at or a hair below T with many purchases
+    x = np.concatenate([x, [150.0, 120.0, 40.0]])
+    t_x = np.concatenate([t_x, [38.0, 38.0 - 1e-9, 20.0]])
+    T = np.concatenate([T, [38.0, 38.0, 20.0 + 1e-6]])
+    h = models._Histories.build(x, t_x, T)
+    for params in ([0.3, 5.0, 0.8, 2.0], [0.55, 10.6, 0.6, 11.7], [2.0, 1.5, 3.0, 0.4]):
+        p = np.array(params)
+        plain = models._LOGLIK[model](p, x, t_x, T)
+        grouped = models._GROUPED[model](p, h)
+        np.testing.assert_allclose(grouped, plain, rtol=1e-10, atol=1e-10)
