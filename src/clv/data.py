@@ -230,11 +230,17 @@ def _where(row: int, is_csv: bool) -> str:
 
 
 def _first(frame: pl.DataFrame, mask: pl.Expr, column: str) -> tuple[int, int, object]:
-    """Count rows matching ``mask``; return (count, first row, first value)."""
-    hits = frame.filter(mask)
-    if hits.height == 0:
+    """Count rows matching ``mask``; return (count, first row, first value).
+
+    One pass without copying the frame (a filter would copy every column)."""
+    hit = frame.select(mask.fill_null(False).alias("m")).select(
+        pl.col("m").sum().alias("n"), pl.col("m").arg_max().alias("i")
+    )
+    n = int(hit["n"][0] or 0)
+    if n == 0:
         return 0, -1, None
-    return hits.height, int(hits[_ROW][0]), hits[column][0]
+    i = int(hit["i"][0])
+    return n, int(frame[_ROW][i]), frame[column][i]
 
 
 def _parse_dates(
@@ -423,14 +429,10 @@ def load_transactions(
     ids = ids_raw.str.strip_chars()
     n_stripped = int((ids != ids_raw).sum())
     # ids such as "007" and "7": the same customer exported two ways, or two customers?
-    unpadded = ids.str.strip_chars_start("0")
-    n_zero_ids = int(
-        pl.DataFrame({"id": ids, "key": unpadded})
-        .unique()
-        .filter(pl.col("key").is_duplicated())
-        .height
-    )
+    distinct_ids = ids.drop_nulls().unique()
+    n_zero_ids = int(distinct_ids.str.strip_chars_start("0").is_duplicated().sum())
     if leading_zeros == "strip":
+        unpadded = ids.str.strip_chars_start("0")
         ids = pl.select(pl.when(unpadded == "").then(pl.lit("0")).otherwise(unpadded)).to_series()
     frame = frame.with_columns(ids.alias("customer_id"))
     n, row, _ = _first(frame, pl.col("customer_id").is_null(), "customer_id")
@@ -560,8 +562,16 @@ def load_transactions(
 
     duplicated = frame.select(~pl.struct(keep_cols).is_first_distinct()).to_series()
     n_dup = int(duplicated.sum())
+    # rows sharing customer and time with another row but not exact copies of one
+    n_near = int(
+        frame.select(
+            pl.struct("customer_id", "date").is_duplicated() & ~pl.struct(keep_cols).is_duplicated()
+        )
+        .to_series()
+        .sum()
+    )
     n_dup_dropped = 0
-    if n_dup:
+    if n_dup and duplicates != "keep":
         first_dup = int(frame.filter(duplicated)[_ROW][0])
         if duplicates == "error":
             raise TransactionDataError(
@@ -572,12 +582,11 @@ def load_transactions(
                 ],
                 label,
             )
-        if duplicates == "drop":
-            frame = frame.filter(~duplicated)
-            n_dup_dropped = n_dup
-            notes.append(f"dropped {n_dup:,} exact duplicate rows")
-        else:
-            notes.append(f"kept {n_dup:,} exact duplicate rows as repeat orders")
+        frame = frame.filter(~duplicated)
+        n_dup_dropped = n_dup
+        notes.append(f"dropped {n_dup:,} exact duplicate rows")
+    elif n_dup:
+        notes.append(f"kept {n_dup:,} exact duplicate rows as repeat orders")
 
     is_zero = pl.col("amount") == 0
     n_zero = int(frame.select(is_zero.sum()).item())
@@ -609,13 +618,6 @@ def load_transactions(
             f"{n_zero_ids:,} customer ids differ from another only by leading zeros ('007' and "
             f"'7'); {action} (leading_zeros='{leading_zeros}')"
         )
-    n_near = int(
-        frame.select(
-            pl.struct("customer_id", "date").is_duplicated() & ~pl.struct(keep_cols).is_duplicated()
-        )
-        .to_series()
-        .sum()
-    )
     if n_near:
         notes.append(
             f"{_rows(n_near)} share customer and time with another row but differ in amount or "
