@@ -250,3 +250,31 @@ def test_unknown_scheme_and_bad_toml(tmp_path):
 def test_grade_needs_score_columns(cdnow_calibration):
     with pytest.raises(ValueError, match="lack the columns"):
         clv.grade(cdnow_calibration)
+
+
+@pytest.mark.parametrize("method", ["value_share", "quantile"])
+def test_sorted_bootstrap_equals_resampling_by_brute_force(method):
+    from clv.tiers import _bootstrap_sorted
+
+    rng = np.random.default_rng(0)
+    values = np.round(rng.lognormal(2, 1.5, 3000), 1)  # ties included
+    settings = (
+        {"shares": [0.5, 0.3, 0.2]} if method == "value_share" else {"shares": [0.1, 0.3, 0.6]}
+    )
+    thresholds = ground_thresholds(values, method, settings, 3)
+    ranks = assign_ranks(values, thresholds)
+    draws = np.empty((40, 2))
+    changed = _bootstrap_sorted(
+        values, method, settings, thresholds, draws, np.random.default_rng(9)
+    )
+    # the same resamples, done the slow way: sort each one and compare every customer
+    replay = np.random.default_rng(9)
+    desc = values[np.argsort(-values, kind="stable")]
+    expected_changed = np.zeros(values.size, dtype=np.int64)
+    for b in range(40):
+        sample = desc[replay.integers(0, values.size, size=values.size)]
+        expected = ground_thresholds(sample, method, settings, 3)
+        np.testing.assert_array_equal(draws[b], expected)
+        expected_changed += assign_ranks(values, expected) != ranks
+    np.testing.assert_array_equal(changed, expected_changed)
+    assert expected_changed.sum() > 0

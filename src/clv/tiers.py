@@ -738,6 +738,59 @@ def grade(
     )
 
 
+def _bootstrap_sorted(
+    values: np.ndarray,
+    method: str,
+    settings: dict[str, Any],
+    thresholds: np.ndarray,
+    draws: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Bootstrap of a share grounding in O(n) per resample without sorting.
+
+    Customers are sorted once (highest score first); a resample is a vector of
+    copy counts over those positions, and each cut falls where the weighted
+    cumulative share reaches it, which is where sorting the resample would put
+    it. Tiers are contiguous runs of positions, so the customers whose tier
+    changes in a resample are the runs between old and new cut positions:
+    counted with a difference array, not a per-customer comparison.
+
+    Fills ``draws`` and returns, per customer (input order), the number of
+    resamples in which its tier differs from the point estimate.
+    """
+    n = values.size
+    order = np.argsort(-values, kind="stable")
+    desc = values[order]
+    ascending = desc[::-1]
+    cuts = np.cumsum(settings["shares"])[:-1] - 1e-12
+
+    def above(t: np.ndarray) -> np.ndarray:  # customers with a score >= each threshold
+        return n - np.searchsorted(ascending, t, side="left")
+
+    base = above(thresholds)
+    runs = np.zeros(n + 1, dtype=np.int64)  # difference array over sorted positions
+    for b in range(draws.shape[0]):
+        copies = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+        mass = desc * copies if method == "value_share" else copies
+        cumulative = np.cumsum(mass) / mass.sum()
+        draws[b] = desc[np.minimum(np.searchsorted(cumulative, cuts, side="left"), n - 1)]
+        moved = above(draws[b])
+        # a customer's tier is 1 + the number of cuts it is below; between the old
+        # and the new position of a cut that number moves by one
+        points = np.unique(np.concatenate([base, moved, [0, n]]))
+        for start, stop in itertools.pairwise(points):
+            shift = np.sum((base <= start) & (start < moved)) - np.sum(
+                (moved <= start) & (start < base)
+            )
+            if shift:
+                runs[start] += 1
+                runs[stop] -= 1
+    changed_sorted = np.cumsum(runs[:-1])
+    changed = np.empty(n, dtype=np.int64)
+    changed[order] = changed_sorted
+    return changed
+
+
 def _bootstrap(
     values: np.ndarray,
     scheme: Scheme,
@@ -754,13 +807,18 @@ def _bootstrap(
     rng = np.random.default_rng(seed)
     n = values.size
     draws = np.empty((n_resamples, thresholds.size))
-    changed = np.zeros(n, dtype=np.int64)
-    for b in range(n_resamples):
-        sample = values[rng.integers(0, n, size=n)]
-        draws[b] = ground_thresholds(
-            sample, scheme.method, {**settings, "seed": seed + b}, len(scheme.tiers)
-        )
-        changed += assign_ranks(values, draws[b]) != ranks
+    if scheme.method in ("value_share", "quantile"):
+        changed = _bootstrap_sorted(values, scheme.method, settings, thresholds, draws, rng)
+    else:
+        changed = np.zeros(n, dtype=np.int64)
+        for b in range(n_resamples):
+            draws[b] = ground_thresholds(
+                values[rng.integers(0, n, size=n)],
+                scheme.method,
+                {**settings, "seed": seed + b},
+                len(scheme.tiers),
+            )
+            changed += assign_ranks(values, draws[b]) != ranks
     share_changed = changed / n_resamples
     return Stability(
         n_resamples=n_resamples,
