@@ -215,10 +215,21 @@ def _child(stage: str, label: str) -> dict:
     start = time.perf_counter()
     work()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if stage == "report":
+    peak = _high_water_mark()
+    if stage == "report":  # the report runs in child processes (clv, its kernel)
         peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
     return {"seconds": seconds, "peak_bytes": peak}
+
+
+def _high_water_mark() -> int:
+    """Peak resident memory of this process since it started (VmHWM, bytes).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across fork and
+    exec, so a child would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # ---------------------------------------------------------------------------
@@ -254,6 +265,7 @@ def _figure(results: dict, sizes: list[str], target: Path) -> None:
 
     rows = {label: generate.SIZES[label] * 10 for label in sizes}
     fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    colours = {stage: plt.cm.tab10(i % 10) for i, stage in enumerate(CLV_STAGES[1:])}
     for stage in CLV_STAGES[1:] + LIFETIMES_STAGES:
         points = [
             (rows[s], results[s][stage]["seconds"])
@@ -261,8 +273,10 @@ def _figure(results: dict, sizes: list[str], target: Path) -> None:
             if "seconds" in results[s].get(stage, {})
         ]
         if len(points) >= 2:
+            # a lifetimes stage is drawn dashed in the colour of its clv counterpart
             style = "--" if stage.startswith("lt_") else "-"
-            ax.plot(*zip(*points, strict=True), style, marker="o", label=stage)
+            colour = colours.get(stage.removeprefix("lt_"), "black")
+            ax.plot(*zip(*points, strict=True), style, marker="o", label=stage, color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("transactions (about 10 per customer)")
@@ -345,6 +359,7 @@ def _write(results: dict, args: argparse.Namespace) -> None:
             b = sum(r["seconds"] for r in theirs)
             lines.append(f"- {s}: clv {a:.2f} s, plain lifetimes {b:.2f} s, ratio {b / a:.1f}x")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     _figure(results, sizes, args.out.with_name("scaling.png"))
     print(f"wrote {args.out}")
 
