@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     values = {
         "data_path": args.data,
+        # for a range, run_range sets each period's label and end; these stand in
         "period": args.period or "range",
         "observation_end": args.observation_end or "2000-01-01",
         "freq": args.freq,
