@@ -11,7 +11,7 @@ From a transaction log to per-customer CLV and churn probability:
 """
 
 from clv import backtest as backtesting
-from clv import datasets, report, tiers
+from clv import datasets, programmes, report, tiers
 from clv.backtest import BacktestResult, backtest
 from clv.data import (
     DataQuality,
@@ -60,6 +60,7 @@ __all__ = [
     "grade",
     "load_scheme",
     "load_transactions",
+    "programmes",
     "report",
     "scan_transactions",
     "score",

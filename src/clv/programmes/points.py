@@ -1,0 +1,354 @@
+"""A points ledger (积分): accrual from orders and events, redemption, expiry.
+
+Rules are data (``src/clv/schemes/points_pollen.toml``, or a user's TOML):
+points per currency unit spent with a rounding rule per order, fixed points
+per event type, events allowed once per customer, the exchange rate of
+redemptions and the expiry delay. :func:`build_ledger` turns orders, events
+and redemptions into a ledger in which every point is explained: each
+earning, redemption and expiry is a dated entry, redemptions and expiries
+take the oldest points first (first in, first out), and invalid inputs are
+kept in ``rejected`` with their reason instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tomllib
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from clv.tiers import SchemeError
+
+__all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
+
+_ROUNDING = {"floor": math.floor, "round": lambda v: math.floor(v + 0.5), "ceil": math.ceil}
+_KEYS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "points_per_currency_unit",
+    "rounding",
+    "points_per_currency_off",
+    "expiry_days",
+    "events",
+    "once_per_customer",
+}
+
+
+@dataclass(frozen=True)
+class PointsRules:
+    """Validated rules of a points programme."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    points_per_currency_unit: float
+    rounding: str
+    points_per_currency_off: int
+    expiry_days: int
+    events: dict[str, int]
+    once_per_customer: frozenset[str]
+
+    def order_points(self, amount: float) -> int:
+        """Points for one order of ``amount`` (currency units)."""
+        return int(_ROUNDING[self.rounding](amount * self.points_per_currency_unit + 1e-9))
+
+
+def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
+    """Load and validate points rules: a packaged name or a TOML path."""
+    path = Path(rules)
+    if path.is_file():
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    else:
+        file = resources.files("clv.schemes").joinpath(f"{rules}.toml")
+        if not file.is_file():
+            raise SchemeError(
+                [f"no packaged points rules or file called {str(rules)!r}"], str(rules)
+            )
+        text, source = file.read_text("utf-8"), f"{rules} (packaged)"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemeError([f"is not valid TOML: {exc}"], source) from None
+    problems = [
+        f"unknown key {k!r}; allowed keys are {sorted(_KEYS)}" for k in raw if k not in _KEYS
+    ]
+    for key in ("id", "name_zh", "name_en"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            problems.append(f"{key} is missing or empty")
+    rate = raw.get("points_per_currency_unit")
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate < 0:
+        problems.append(f"points_per_currency_unit must be a number >= 0, got {rate!r}")
+    if raw.get("rounding", "floor") not in _ROUNDING:
+        problems.append(f"rounding {raw.get('rounding')!r}; use floor, round or ceil")
+    off = raw.get("points_per_currency_off")
+    if not isinstance(off, int) or isinstance(off, bool) or off <= 0:
+        problems.append(f"points_per_currency_off must be a whole number > 0, got {off!r}")
+    expiry = raw.get("expiry_days")
+    if not isinstance(expiry, int) or isinstance(expiry, bool) or expiry <= 0:
+        problems.append(f"expiry_days must be a whole number of days > 0, got {expiry!r}")
+    events = raw.get("events", {})
+    if not isinstance(events, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in events.values()
+    ):
+        problems.append("events must map each event type to whole points >= 0")
+        events = {}
+    once = raw.get("once_per_customer", {}).get("events", [])
+    unknown = [e for e in once if e not in events]
+    if unknown:
+        problems.append(f"once_per_customer.events {unknown} are not event types {sorted(events)}")
+    if problems:
+        raise SchemeError(problems, source)
+    return PointsRules(
+        id=raw["id"],
+        name_zh=raw["name_zh"],
+        name_en=raw["name_en"],
+        points_per_currency_unit=float(rate),
+        rounding=raw.get("rounding", "floor"),
+        points_per_currency_off=off,
+        expiry_days=expiry,
+        events=dict(events),
+        once_per_customer=frozenset(once),
+    )
+
+
+@dataclass(frozen=True)
+class PointsLedger:
+    """Every point of every customer, dated.
+
+    ``entries``: ``customer_id``, ``date``, ``kind`` (``earn``, ``redeem``,
+    ``expire``), ``source`` (``order``, an event type, ``redemption`` or
+    ``expiry``), ``points`` (signed) and ``balance`` after the entry.
+    ``rejected``: the inputs that were not applied, with ``reason``.
+    """
+
+    rules: PointsRules
+    entries: pl.DataFrame
+    rejected: pl.DataFrame
+    as_of: dt.date
+
+    def balances(self, as_of: dt.date | str | None = None) -> pl.DataFrame:
+        """Per customer: earned, redeemed, expired and balance as of a date (up
+        to the ledger's own ``as_of``)."""
+        day = _date(as_of) if as_of is not None else self.as_of
+        if day > self.as_of:
+            raise ValueError(f"the ledger runs to {self.as_of}; build it with as_of={day}")
+        kept = self.entries.filter(pl.col("date") <= day)
+        return (
+            kept.group_by("customer_id")
+            .agg(
+                pl.col("points").filter(pl.col("kind") == "earn").sum().alias("earned"),
+                (-pl.col("points").filter(pl.col("kind") == "redeem").sum()).alias("redeemed"),
+                (-pl.col("points").filter(pl.col("kind") == "expire").sum()).alias("expired"),
+                pl.col("points").sum().alias("balance"),
+            )
+            .sort("customer_id")
+        )
+
+    def history(self, customer_id: str) -> pl.DataFrame:
+        """A customer's entries in order: the explanation of every point."""
+        return self.entries.filter(pl.col("customer_id") == customer_id)
+
+
+class _Account:
+    """One customer's points while the ledger is built: lots oldest first."""
+
+    def __init__(self, customer: str, expiry: dt.timedelta, entries: list[dict]) -> None:
+        self.customer = customer
+        self.expiry = expiry
+        self.entries = entries
+        self.lots: deque[list] = deque()  # [earned date, points left]
+        self.balance = 0
+
+    def _enter(self, day: dt.date, kind: str, source: str, points: int) -> None:
+        self.balance += points
+        self.entries.append(
+            {
+                "customer_id": self.customer,
+                "date": day,
+                "kind": kind,
+                "source": source,
+                "points": points,
+                "balance": self.balance,
+            }
+        )
+
+    def expire_until(self, day: dt.date) -> None:
+        """Expire every lot whose expiry date is on or before ``day``."""
+        while self.lots and self.lots[0][0] + self.expiry <= day:
+            earned, left = self.lots.popleft()
+            if left:
+                self._enter(earned + self.expiry, "expire", "expiry", -left)
+
+    def earn(self, day: dt.date, source: str, points: int) -> None:
+        if points:
+            self.lots.append([day, points])
+            self._enter(day, "earn", source, points)
+
+    def redeem(self, day: dt.date, points: int) -> None:
+        """Take ``points`` (at most the balance) from the oldest lots first."""
+        left = points
+        while left:
+            take = min(left, self.lots[0][1])
+            self.lots[0][1] -= take
+            left -= take
+            if self.lots[0][1] == 0:
+                self.lots.popleft()
+        self._enter(day, "redeem", "redemption", -points)
+
+
+def _date(value: dt.date | dt.datetime | str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def build_ledger(
+    orders: pl.DataFrame,
+    rules: PointsRules | str | Path = "points_pollen",
+    *,
+    events: pl.DataFrame | None = None,
+    redemptions: pl.DataFrame | None = None,
+    registrations: pl.DataFrame | None = None,
+    as_of: dt.date | str | None = None,
+) -> PointsLedger:
+    """Build the points ledger of a programme.
+
+    Parameters
+    ----------
+    orders
+        ``customer_id``, ``date``, ``amount`` (e.g. :attr:`clv.TransactionLog.data`).
+    rules
+        :class:`PointsRules`, a packaged name or a TOML path.
+    events
+        ``customer_id``, ``date``, ``event`` (an event type of the rules) and
+        optionally ``product_id`` (a ``first_review`` counts once per product).
+    redemptions
+        ``customer_id``, ``date``, ``points``.
+    registrations
+        ``customer_id``, ``registered``: inputs dated before a customer's
+        registration (or for a customer not registered) are rejected.
+    as_of
+        Last day of the ledger (expiries up to it are entered); defaults to the
+        last input date.
+    """
+    if not isinstance(rules, PointsRules):
+        rules = load_points_rules(rules)
+    items: list[tuple] = []  # (customer, date, order within day, kind, source, points, extra)
+    rejected: list[dict] = []
+    for row in orders.select("customer_id", "date", "amount").iter_rows():
+        items.append((row[0], _date(row[1]), 0, "earn", "order", rules.order_points(row[2]), None))
+    if events is not None:
+        has_product = "product_id" in events.columns
+        cols = ["customer_id", "date", "event"] + (["product_id"] if has_product else [])
+        for row in events.select(cols).iter_rows():
+            product = row[3] if has_product else None
+            if row[2] not in rules.events:
+                rejected.append(
+                    {
+                        "customer_id": row[0],
+                        "date": _date(row[1]),
+                        "input": row[2],
+                        "reason": f"unknown event type; known: {sorted(rules.events)}",
+                    }
+                )
+                continue
+            items.append((row[0], _date(row[1]), 1, "earn", row[2], rules.events[row[2]], product))
+    if redemptions is not None:
+        for row in redemptions.select("customer_id", "date", "points").iter_rows():
+            items.append((row[0], _date(row[1]), 2, "redeem", "redemption", int(row[2]), None))
+    registered = (
+        dict(registrations.select("customer_id", "registered").iter_rows())
+        if registrations is not None
+        else None
+    )
+    last = max((i[1] for i in items), default=dt.date.today())
+    end = _date(as_of) if as_of is not None else last
+    # a first review counts for the first reviewer of the product, by date
+    first_reviews = sorted(
+        (i for i in items if i[4] == "first_review" and i[6] is not None),
+        key=lambda i: (i[1], str(i[0])),
+    )
+    taken: set = set()
+    for item in first_reviews:
+        if item[6] in taken:
+            items.remove(item)
+            rejected.append(
+                {
+                    "customer_id": item[0],
+                    "date": item[1],
+                    "input": "earn first_review",
+                    "reason": f"product {item[6]} already had its first review",
+                }
+            )
+        taken.add(item[6])
+    items.sort(key=lambda i: (str(i[0]), i[1], i[2]))
+
+    entries: list[dict] = []
+    seen_once: set[tuple[str, str]] = set()
+    position = 0
+    while position < len(items):
+        customer = items[position][0]
+        account = _Account(customer, dt.timedelta(days=rules.expiry_days), entries)
+        while position < len(items) and items[position][0] == customer:
+            _, day, _, kind, source, points, _product = items[position]
+            position += 1
+            if day > end:
+                continue
+            reason = None
+            if registered is not None and (
+                customer not in registered or day < _date(registered[customer])
+            ):
+                reason = "dated before the customer's registration"
+            elif kind == "earn" and (customer, source) in seen_once:
+                reason = f"{source} is rewarded once per customer"
+            account.expire_until(day)
+            if reason is None and kind == "redeem":
+                if points <= 0:
+                    reason = "redemption of no points"
+                elif points > account.balance:
+                    reason = f"redeems {points} points with a balance of {account.balance}"
+            if reason is not None:
+                rejected.append(
+                    {
+                        "customer_id": customer,
+                        "date": day,
+                        "input": f"{kind} {source} {points}",
+                        "reason": reason,
+                    }
+                )
+            elif kind == "earn":
+                if source in rules.once_per_customer:
+                    seen_once.add((customer, source))
+                account.earn(day, source, points)
+            else:
+                account.redeem(day, points)
+        account.expire_until(end)
+
+    schema = {
+        "customer_id": pl.String,
+        "date": pl.Date,
+        "kind": pl.String,
+        "source": pl.String,
+        "points": pl.Int64,
+        "balance": pl.Int64,
+    }
+    rejected_schema = {
+        "customer_id": pl.String,
+        "date": pl.Date,
+        "input": pl.String,
+        "reason": pl.String,
+    }
+    return PointsLedger(
+        rules=rules,
+        entries=pl.DataFrame(entries, schema=schema),
+        rejected=pl.DataFrame(rejected, schema=rejected_schema),
+        as_of=end,
+    )
