@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from clv.data import _as_date
 from clv.tiers import SchemeError
 
 __all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
@@ -203,11 +204,7 @@ class _Account:
 
 
 def _date(value: dt.date | dt.datetime | str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
+    return _as_date(value, "date")
 
 
 def build_ledger(
