@@ -1,8 +1,19 @@
 """Rule-based grading programmes of the domain, beside the CLV-grounded tiers.
 
 ``points``: a points ledger with accrual, redemption and expiry.
+``scorecard``: the B2B A-E scorecard.
 """
 
 from clv.programmes.points import PointsLedger, PointsRules, build_ledger, load_points_rules
+from clv.programmes.scorecard import Scorecard, ScorecardError, grade_accounts, load_scorecard
 
-__all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
+__all__ = [
+    "PointsLedger",
+    "PointsRules",
+    "Scorecard",
+    "ScorecardError",
+    "build_ledger",
+    "grade_accounts",
+    "load_points_rules",
+    "load_scorecard",
+]
