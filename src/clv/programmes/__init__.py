@@ -2,12 +2,15 @@
 
 ``points``: a points ledger with accrual, redemption and expiry.
 ``scorecard``: the B2B A-E scorecard.
+``satisfaction``: survey scoring with the complaint rule.
 """
 
 from clv.programmes.points import PointsLedger, PointsRules, build_ledger, load_points_rules
+from clv.programmes.satisfaction import INDICATORS, satisfaction_by_group, score_satisfaction
 from clv.programmes.scorecard import Scorecard, ScorecardError, grade_accounts, load_scorecard
 
 __all__ = [
+    "INDICATORS",
     "PointsLedger",
     "PointsRules",
     "Scorecard",
@@ -16,4 +19,6 @@ __all__ = [
     "grade_accounts",
     "load_points_rules",
     "load_scorecard",
+    "satisfaction_by_group",
+    "score_satisfaction",
 ]
