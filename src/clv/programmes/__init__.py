@@ -3,8 +3,10 @@
 ``points``: a points ledger with accrual, redemption and expiry.
 ``scorecard``: the B2B A-E scorecard.
 ``satisfaction``: survey scoring with the complaint rule.
+``evaluation``: outcomes per tier and period, rule grades against CLV tiers.
 """
 
+from clv.programmes.evaluation import agreement, compare_periods, tier_outcomes
 from clv.programmes.points import PointsLedger, PointsRules, build_ledger, load_points_rules
 from clv.programmes.satisfaction import INDICATORS, satisfaction_by_group, score_satisfaction
 from clv.programmes.scorecard import Scorecard, ScorecardError, grade_accounts, load_scorecard
@@ -15,10 +17,13 @@ __all__ = [
     "PointsRules",
     "Scorecard",
     "ScorecardError",
+    "agreement",
     "build_ledger",
+    "compare_periods",
     "grade_accounts",
     "load_points_rules",
     "load_scorecard",
     "satisfaction_by_group",
     "score_satisfaction",
+    "tier_outcomes",
 ]
