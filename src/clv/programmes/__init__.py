@@ -1,18 +1,22 @@
 """Rule-based grading programmes of the domain, beside the CLV-grounded tiers.
 
 ``points``: a points ledger with accrual, redemption and expiry.
+``ladders``: membership ladders with evaluations, upgrades and downgrades.
 ``scorecard``: the B2B A-E scorecard.
 ``satisfaction``: survey scoring with the complaint rule.
 ``evaluation``: outcomes per tier and period, rule grades against CLV tiers.
 """
 
 from clv.programmes.evaluation import agreement, compare_periods, tier_outcomes
+from clv.programmes.ladders import Ladder, LadderResult, load_ladder, run_ladder
 from clv.programmes.points import PointsLedger, PointsRules, build_ledger, load_points_rules
 from clv.programmes.satisfaction import INDICATORS, satisfaction_by_group, score_satisfaction
 from clv.programmes.scorecard import Scorecard, ScorecardError, grade_accounts, load_scorecard
 
 __all__ = [
     "INDICATORS",
+    "Ladder",
+    "LadderResult",
     "PointsLedger",
     "PointsRules",
     "Scorecard",
@@ -21,8 +25,10 @@ __all__ = [
     "build_ledger",
     "compare_periods",
     "grade_accounts",
+    "load_ladder",
     "load_points_rules",
     "load_scorecard",
+    "run_ladder",
     "satisfaction_by_group",
     "score_satisfaction",
     "tier_outcomes",
