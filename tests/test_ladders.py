@@ -144,3 +144,26 @@ def test_ladder_mistakes_are_explained(tmp_path):
         "must rise strictly",
     ):
         assert expected in message
+
+
+def test_statuses_outside_the_ladder():
+    registrations = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "n", "x"],
+            "registered": [D(2023, 3, 1), D(2023, 3, 1), D(2024, 5, 1), D(2023, 1, 1)],
+        }
+    )
+    result = run_ladder(
+        "ladder_five_card", orders=ORDERS, end="2025-12-31", registrations=registrations
+    )
+    statuses = dict(
+        result.as_of("2025-02-01", blocked={"x"}).select("customer_id", "status").rows()
+    )
+    # a last bought in June 2023: no order in the (yearly) period; b bought in January;
+    # n registered but never ordered; x is blocked
+    assert statuses == {
+        "a": "no_order_in_period",
+        "b": "active",
+        "n": "never_ordered",
+        "x": "blocked",
+    }

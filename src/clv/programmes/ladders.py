@@ -38,6 +38,14 @@ import polars as pl
 from clv.data import _as_date
 from clv.tiers import SchemeError
 
+_PERIOD_DAYS = {
+    "monthly": 31,
+    "quarterly": 92,
+    "half_yearly": 183,
+    "yearly": 366,
+    "anniversary": 366,
+}
+
 __all__ = ["Ladder", "LadderResult", "evaluation_dates", "load_ladder", "run_ladder"]
 
 BASES = ("points_held", "points_earned", "spend", "arpu")
@@ -173,19 +181,46 @@ class LadderResult:
 
     ladder: Ladder
     changes: pl.DataFrame  # customer_id, date, level (index), level_id, event, provisional
+    order_days: pl.DataFrame  # customer_id, date: days with an order
+    registered: pl.DataFrame  # customer_id, registered
 
-    def as_of(self, day: str | dt.date, lang: str = "en") -> pl.DataFrame:
-        """Each customer's level on ``day`` (customers registered by then)."""
+    def as_of(
+        self, day: str | dt.date, lang: str = "en", blocked: set[str] | None = None
+    ) -> pl.DataFrame:
+        """Each registered customer's level on ``day`` and their status, inside
+        or outside the ladder: ``blocked``, ``never_ordered``,
+        ``no_order_in_period`` (none in the evaluation period before ``day``)
+        or ``active``."""
         when = _as_date(day, "day")
         names = [lv["zh" if lang == "zh" else "en"] for lv in self.ladder.levels]
-        return (
+        period = dt.timedelta(days=_PERIOD_DAYS[self.ladder.evaluation])
+        last_order = (
+            self.order_days.filter(pl.col("date") <= when)
+            .group_by("customer_id")
+            .agg(pl.col("date").max().alias("last_order"))
+        )
+        levels = (
             self.changes.filter(pl.col("date") <= when)
             .group_by("customer_id")
             .agg(pl.all().sort_by("date").last())
+        )
+        blocked_ids = sorted(blocked or set())
+        return (
+            self.registered.filter(pl.col("registered") <= when)
+            .join(levels, on="customer_id", how="left")
+            .join(last_order, on="customer_id", how="left")
             .with_columns(
                 pl.col("level")
-                .replace_strict(dict(enumerate(names)), return_dtype=pl.String)
-                .alias("level_name")
+                .replace_strict(dict(enumerate(names)), return_dtype=pl.String, default=None)
+                .alias("level_name"),
+                pl.when(pl.col("customer_id").is_in(blocked_ids))
+                .then(pl.lit("blocked"))
+                .when(pl.col("last_order").is_null())
+                .then(pl.lit("never_ordered"))
+                .when(pl.col("last_order") <= pl.lit(when - period))
+                .then(pl.lit("no_order_in_period"))
+                .otherwise(pl.lit("active"))
+                .alias("status"),
             )
             .sort("customer_id")
         )
@@ -294,7 +329,19 @@ def run_ladder(
         "event": pl.String,
         "provisional": pl.Boolean,
     }
-    return LadderResult(ladder=ladder, changes=pl.DataFrame(rows, schema=schema))
+    changes = pl.DataFrame(rows, schema=schema)
+    first_seen = changes.filter(pl.col("event") == "joined").select(
+        "customer_id", pl.col("date").alias("registered")
+    )
+    if registrations is not None:  # members without any order or points are listed too
+        listed = registrations.select("customer_id", pl.col("registered").cast(pl.Date))
+        first_seen = pl.concat([first_seen, listed.join(first_seen, on="customer_id", how="anti")])
+    return LadderResult(
+        ladder=ladder,
+        changes=changes,
+        order_days=check_days.unique(),
+        registered=first_seen.sort("customer_id"),
+    )
 
 
 def _change(
