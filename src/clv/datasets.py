@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from clv.data import TransactionLog, load_transactions
 from clv.paths import DATA_DIR
 
-__all__ = ["cdnow", "cdnow_path", "synthetic", "synthetic_path"]
+__all__ = ["cdnow", "cdnow_path", "programme_data", "synthetic", "synthetic_path"]
 
 
 def cdnow_path(sample: bool = True) -> Path:
@@ -31,3 +33,18 @@ def synthetic_path() -> Path:
 def synthetic() -> TransactionLog:
     """The synthetic transaction log, loaded and validated."""
     return load_transactions(synthetic_path())
+
+
+def programme_data(name: str) -> pl.DataFrame:
+    """A synthetic programme table from ``data/programmes/`` (see its README):
+    ``member_events``, ``member_redemptions``, ``b2b_accounts`` or
+    ``satisfaction``."""
+    path = DATA_DIR / "programmes" / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no programme data called {name!r}; use member_events, member_redemptions, "
+            "b2b_accounts or satisfaction"
+        )
+    ids = {"customer_id": pl.String, "account": pl.String, "product_id": pl.String}
+    frame = pl.read_csv(path, schema_overrides=ids, try_parse_dates=True)
+    return frame
