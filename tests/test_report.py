@@ -28,7 +28,8 @@ SECTIONS_EN = [
     "4. How the thresholds were set",
     "5. The tiers",
     "6. Movement since the last period",
-    "7. Playbook for this period",
+    "7. Rule-based programmes against the evidence",
+    "8. Playbook for this period",
 ]
 FILES = [
     "grading_report.ipynb",

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", default="en", choices=["en", "zh"])
     report.add_argument("--bootstrap", type=int, default=200, help="threshold resamples")
     report.add_argument("--seed", type=int, default=0)
+    report.add_argument(
+        "--ladder",
+        default="ladder_five_card",
+        help="rule-based ladder compared with the tiers ('' for none)",
+    )
     report.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
     return parser
 
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "calibration_end": args.calibration_end,
         "n_bootstrap": args.bootstrap,
         "seed": args.seed,
+        "ladder": args.ladder,
     }
     assert set(values) == {f.name for f in fields(report.RunConfig)}
     try:

@@ -21,6 +21,7 @@ __all__ = [
     "backtest_statistics",
     "fit_outcome",
     "independence",
+    "ladder",
     "matrices",
     "migration",
     "no_backtest",
@@ -345,4 +346,19 @@ def skipped(lang: str = "en") -> str:
         lang,
         "*Skipped: no purchase model could be fitted (see the warning under Model fit).*",
         "*已略过：无法拟合购买模型（见模型拟合部分的警告）。*",
+    )
+
+
+def ladder(verdicts: dict[str, int], ladder_name: str, lang: str = "en") -> str:
+    """How a rule-based ladder agrees with the CLV-grounded tiers."""
+    over, under = verdicts.get("over-graded", 0), verdicts.get("under-graded", 0)
+    same = verdicts.get("agrees", 0)
+    return _pick(
+        lang,
+        f"**{ladder_name} against the evidence:** the rule puts {over:,} customers in a higher "
+        f"level than their predicted value supports (over-graded) and {under:,} lower "
+        f"(under-graded); {same:,} agree. Levels are matched from the top; the table gives "
+        "the predicted value in each cell.",
+        f"**{ladder_name}与证据对比：** 规则将 {over:,} 位客户定在高于其预测价值的等级（高定），"
+        f"{under:,} 位低于（低定）；{same:,} 位一致。等级自上而下对应，表中为各格的预测价值。",
     )

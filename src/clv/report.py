@@ -60,6 +60,7 @@ __all__ = [
     "RunConfig",
     "fit_models",
     "graded_table",
+    "ladder_comparison",
     "period_ends",
     "playbook_table",
     "quality_table",
@@ -165,6 +166,43 @@ def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
     except ModelFitError as exc:
         spend_error = str(exc)
     return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error)
+
+
+def ladder_comparison(
+    tx: TransactionLog, grading: Grading, ladder: str, observation_end: str, lang: str = "en"
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str]:
+    """Run a rule-based membership ladder on the orders up to ``observation_end``
+    and cross it with the CLV-grounded tiers.
+
+    Returns the customers per ladder level and status, the agreement matrix
+    (customers and predicted value per cell, the rule's grades best first) and
+    the count of over-graded, under-graded and agreeing customers, and the
+    ladder's name in ``lang``.
+    """
+    from clv.programmes import agreement, run_ladder
+
+    end = dt.date.fromisoformat(observation_end)
+    orders = tx.data.filter(pl.col("date").dt.date() <= end)
+    result = run_ladder(ladder, orders=orders, end=end)
+    levels = result.as_of(end, lang=lang)
+    per_level = (
+        levels.group_by("level", "level_name", "status")
+        .agg(pl.len().alias("customers"))
+        .sort("level", "status", descending=[True, False])
+        .drop("level")
+    )
+    rule = levels.select("customer_id", pl.col("level_id").alias("rule_grade"))
+    order = [lv["id"] for lv in reversed(result.ladder.levels)]
+    ranks = sorted(grading.customers["tier_rank"].unique().to_list())
+    mapping = {grade: ranks[min(i, len(ranks) - 1)] for i, grade in enumerate(order)}
+    matrix, customers = agreement(rule, grading.customers, rule_order=order, mapping=mapping)
+    names = {lv["id"]: lv["zh" if lang == "zh" else "en"] for lv in result.ladder.levels}
+    matrix = matrix.with_columns(
+        pl.col("rule_grade").replace_strict(names, return_dtype=pl.String)
+    ).select("rule_grade", "tier_name", "customers", "clv")
+    verdicts = dict(customers.group_by("verdict").agg(pl.len()).rows())
+    name = result.ladder.name_zh if lang == "zh" else result.ladder.name_en
+    return per_level, matrix, verdicts, name
 
 
 def quality_table(quality: DataQuality) -> pl.DataFrame:
@@ -381,6 +419,7 @@ class RunConfig:
     calibration_end: str = ""
     n_bootstrap: int = 200
     seed: int = 0
+    ladder: str = "ladder_five_card"
 
     def __post_init__(self) -> None:
         if not _PERIOD.match(self.period):
