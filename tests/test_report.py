@@ -323,3 +323,22 @@ def test_parameters_cannot_run_code(tmp_path):
     with pytest.raises(clv.report.ReportError, match="cell 'load' failed"):
         run_period(_config(data_path=hostile, calibration_end=""), reports_dir=tmp_path / "r")
     assert not marker.exists()
+
+
+def test_programme_sections_render_on_the_synthetic_data(tmp_path):
+    folder = run_period(
+        _config(
+            data_path="data/synthetic/transactions.csv",
+            period="members",
+            observation_end="2025-06-29",
+            calibration_end="",
+            points_events="data/programmes/member_events.csv",
+            accounts_path="data/programmes/b2b_accounts.csv",
+        ),
+        reports_dir=tmp_path,
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "7. Rule-based programmes against the evidence" in page
+    assert "over-graded" in page and "points earned" in page and "points expired" in page
+    assert "unknown event type" in page  # the deliberately invalid event, counted
+    assert "visits_per_year" in page  # the scorecard's grades with their plans

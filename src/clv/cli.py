@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_bootstrap": args.bootstrap,
         "seed": args.seed,
         "ladder": args.ladder,
+        "points_events": args.points_events,
+        "accounts_path": args.accounts,
     }
     assert set(values) == {f.name for f in fields(report.RunConfig)}
     try:

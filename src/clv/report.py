@@ -63,12 +63,14 @@ __all__ = [
     "ladder_comparison",
     "period_ends",
     "playbook_table",
+    "points_summary",
     "quality_table",
     "read_graded",
     "run_facts",
     "run_period",
     "run_range",
     "save_outputs",
+    "scorecard_summary",
     "write_index",
 ]
 
@@ -203,6 +205,60 @@ def ladder_comparison(
     verdicts = dict(customers.group_by("verdict").agg(pl.len()).rows())
     name = result.ladder.name_zh if lang == "zh" else result.ladder.name_en
     return per_level, matrix, verdicts, name
+
+
+def points_summary(
+    tx: TransactionLog, events_path: str, observation_end: str, rules: str = "points_pollen"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build the points ledger of the orders and the events file up to
+    ``observation_end``: totals (earned, redeemed, expired, balance, members)
+    and the rejected inputs counted by reason."""
+    from clv.programmes import build_ledger
+
+    events = pl.read_csv(
+        events_path,
+        schema_overrides={"customer_id": pl.String, "product_id": pl.String},
+        try_parse_dates=True,
+    )
+    end = dt.date.fromisoformat(observation_end)
+    orders = tx.data.filter(pl.col("date").dt.date() <= end)
+    ledger = build_ledger(orders, rules, events=events, as_of=end)
+    balances = ledger.balances()
+    totals = pl.DataFrame(
+        {
+            "item": [
+                "members",
+                "points earned",
+                "points redeemed",
+                "points expired",
+                "points held",
+            ],
+            "value": [
+                balances.height,
+                int(balances["earned"].sum()),
+                int(balances["redeemed"].sum()),
+                int(balances["expired"].sum()),
+                int(balances["balance"].sum()),
+            ],
+        }
+    )
+    reasons = ledger.rejected.group_by("reason").agg(pl.len().alias("customers")).sort("reason")
+    return totals, reasons
+
+
+def scorecard_summary(accounts_path: str, scorecard: str = "b2b_parts_supplier") -> pl.DataFrame:
+    """Grade a B2B accounts table with a scorecard: accounts per year and grade,
+    with each grade's plan."""
+    from clv.programmes import grade_accounts
+
+    accounts = pl.read_csv(accounts_path, schema_overrides={"account": pl.String})
+    graded = grade_accounts(accounts, scorecard)
+    keys = ["year", "grade"] if "year" in graded.columns else ["grade"]
+    return (
+        graded.group_by(*keys, "visits_per_year", "delivery_target")
+        .agg(pl.len().alias("customers"))
+        .sort(keys)
+    )
 
 
 def quality_table(quality: DataQuality) -> pl.DataFrame:
@@ -420,6 +476,8 @@ class RunConfig:
     n_bootstrap: int = 200
     seed: int = 0
     ladder: str = "ladder_five_card"
+    points_events: str = ""
+    accounts_path: str = ""
 
     def __post_init__(self) -> None:
         if not _PERIOD.match(self.period):
