@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         default="ladder_five_card",
         help="rule-based ladder compared with the tiers ('' for none)",
     )
+    report.add_argument("--points-events", default="", help="points events CSV for the ledger")
+    report.add_argument("--accounts", default="", help="B2B accounts CSV for the scorecard")
     report.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
     return parser
 

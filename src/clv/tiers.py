@@ -169,9 +169,14 @@ _GROUNDING_KEYS = {
 
 
 def available_schemes() -> list[str]:
-    """Names of the packaged schemes."""
+    """Names of the packaged tier schemes (the TOML files with a ``[grounding]``;
+    the folder also holds the rule-based programmes' files)."""
     folder = resources.files("clv.schemes")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name[:-5]
+        for p in folder.iterdir()
+        if p.name.endswith(".toml") and "grounding" in tomllib.loads(p.read_text("utf-8"))
+    )
 
 
 def load_scheme(scheme: str | Path = "five_card") -> Scheme:
