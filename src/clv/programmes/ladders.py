@@ -25,10 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-import tomllib
 from bisect import bisect_right
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from clv.data import _as_date
+from clv.programmes._rules import read_rules
 from clv.tiers import SchemeError
 
 _PERIOD_DAYS = {
@@ -92,18 +91,7 @@ def load_ladder(ladder: str | Path) -> Ladder:
     """Load and validate a ladder: a packaged name (``ladder_medals``,
     ``ladder_five_card``, ``ladder_supermarket``, ``ladder_telecom_stars``) or
     a TOML path."""
-    path = Path(ladder)
-    if path.is_file():
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        file = resources.files("clv.schemes").joinpath(f"{ladder}.toml")
-        if not file.is_file():
-            raise SchemeError([f"no packaged ladder or file called {str(ladder)!r}"], str(ladder))
-        text, source = file.read_text("utf-8"), f"{ladder} (packaged)"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SchemeError([f"is not valid TOML: {exc}"], source) from None
+    raw, source = read_rules(ladder, "ladder")
     problems = [
         f"unknown key {k!r}; allowed keys are {sorted(_KEYS)}" for k in raw if k not in _KEYS
     ]

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 from collections import deque
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
 from clv.data import _as_date
+from clv.programmes._rules import read_rules
 from clv.tiers import SchemeError
 
 __all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
@@ -62,20 +61,7 @@ class PointsRules:
 
 def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
     """Load and validate points rules: a packaged name or a TOML path."""
-    path = Path(rules)
-    if path.is_file():
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        file = resources.files("clv.schemes").joinpath(f"{rules}.toml")
-        if not file.is_file():
-            raise SchemeError(
-                [f"no packaged points rules or file called {str(rules)!r}"], str(rules)
-            )
-        text, source = file.read_text("utf-8"), f"{rules} (packaged)"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SchemeError([f"is not valid TOML: {exc}"], source) from None
+    raw, source = read_rules(rules, "points rules")
     problems = [
         f"unknown key {k!r}; allowed keys are {sorted(_KEYS)}" for k in raw if k not in _KEYS
     ]

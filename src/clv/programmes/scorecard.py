@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from clv.programmes._rules import read_rules
 from clv.tiers import SchemeError
 
 __all__ = ["GRADES", "Scorecard", "ScorecardError", "grade_accounts", "load_scorecard"]
@@ -80,20 +79,7 @@ class Scorecard:
 
 def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
     """Load and validate a scorecard: a packaged name or a TOML path."""
-    path = Path(scorecard)
-    if path.is_file():
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        file = resources.files("clv.schemes").joinpath(f"{scorecard}.toml")
-        if not file.is_file():
-            raise SchemeError(
-                [f"no packaged scorecard or file called {str(scorecard)!r}"], str(scorecard)
-            )
-        text, source = file.read_text("utf-8"), f"{scorecard} (packaged)"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SchemeError([f"is not valid TOML: {exc}"], source) from None
+    raw, source = read_rules(scorecard, "scorecard")
     problems: list[str] = []
     for key in sorted(set(raw) - {"id", "name_zh", "name_en", "combine", "criteria", "plans"}):
         problems.append(f"unknown key {key!r}")
