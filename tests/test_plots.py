@@ -104,3 +104,14 @@ def test_lorenz_marks_the_cuts(result):
     g = result.grading
     ax = plots.lorenz_curve(g.customers["clv"].to_numpy(), g.thresholds)
     assert len(ax.lines) == 2 + len(g.thresholds)  # curve, equality line, one per cut
+
+
+def test_report_tables_speak_chinese():
+    import polars as pl
+
+    from clv import narrative
+
+    frame = pl.DataFrame({"status": ["one_time", "lost"], "customers": [1411, 84]})
+    html = narrative.table(frame, "zh")._repr_html_()
+    assert "仅购一次" in html and "已流失" in html and "客户数" in html and "1,411" in html
+    assert "one_time" in narrative.table(frame, "en")._repr_html_()

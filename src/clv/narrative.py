@@ -241,6 +241,26 @@ _PERCENT = {
 }
 
 
+_VALUES_ZH: dict[str, str] = {
+    "graded": "已分级",
+    "provisional": "暂定",
+    "one_time": "仅购一次",
+    "lost": "已流失",
+    "active": "活跃",
+    "never_ordered": "从未下单",
+    "no_order_in_period": "本期无订单",
+    "blocked": "已冻结",
+    "over-graded": "高定",
+    "under-graded": "低定",
+    "agrees": "一致",
+    "up": "升级",
+    "down": "降级",
+    "same": "不变",
+    "new": "新客户",
+    "left": "离开",
+}
+
+
 class Table:
     """A polars frame shown as a clean HTML table: translated headers, no
     types or quotes, percentages and thousands separators, nothing cut."""
@@ -265,6 +285,8 @@ class Table:
             return f"{value:,.{self.digits}f}"
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
+        if self.lang == "zh" and column in ("status", "verdict", "movement"):
+            return _VALUES_ZH.get(str(value), str(value))
         return str(value)
 
     def _repr_html_(self) -> str:
