@@ -170,6 +170,11 @@ def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
     return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error)
 
 
+def _orders_until(tx: TransactionLog, end: dt.date) -> pl.DataFrame:
+    """The orders of the log dated on or before ``end`` (the period's data)."""
+    return tx.data.filter(pl.col("date").dt.date() <= end)
+
+
 def ladder_comparison(
     tx: TransactionLog, grading: Grading, ladder: str, observation_end: str, lang: str = "en"
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str]:
@@ -184,7 +189,7 @@ def ladder_comparison(
     from clv.programmes import agreement, run_ladder
 
     end = dt.date.fromisoformat(observation_end)
-    orders = tx.data.filter(pl.col("date").dt.date() <= end)
+    orders = _orders_until(tx, end)
     result = run_ladder(ladder, orders=orders, end=end)
     levels = result.as_of(end, lang=lang)
     per_level = (
@@ -221,7 +226,7 @@ def points_summary(
         try_parse_dates=True,
     )
     end = dt.date.fromisoformat(observation_end)
-    orders = tx.data.filter(pl.col("date").dt.date() <= end)
+    orders = _orders_until(tx, end)
     ledger = build_ledger(orders, rules, events=events, as_of=end)
     balances = ledger.balances()
     totals = pl.DataFrame(

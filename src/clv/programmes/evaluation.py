@@ -35,9 +35,7 @@ def tier_outcomes(
     and ``tier_column``) and purchases dated from ``start`` to ``end``."""
     frame = transactions.data if isinstance(transactions, TransactionLog) else transactions
     first, last = _as_date(start, "start"), _as_date(end, "end")
-    day = (
-        pl.col("date").cast(pl.Date) if frame["date"].dtype == pl.Date else pl.col("date").dt.date()
-    )
+    day = pl.col("date").dt.date()  # a Date or a Datetime column alike
     period = (
         frame.filter(day.is_between(first, last))
         .group_by("customer_id")

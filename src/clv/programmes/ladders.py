@@ -255,7 +255,9 @@ def run_ladder(
         orders.select("customer_id", pl.col("date").cast(pl.Date))
         if orders is not None
         else deltas.select("customer_id", "date")
-    )
+    ).unique()
+    # each customer's purchase days, gathered once rather than filtered per customer
+    days_by_customer = dict(check_days.group_by("customer_id").agg(pl.col("date").sort()).rows())
     registered = {}
     if registrations is not None:
         registered = {c: _as_date(d, "registered") for c, d in registrations.iter_rows()}
@@ -277,11 +279,7 @@ def run_ladder(
                 return float(window) / (ladder.window_days / (365.25 / 12))
             return float(window)
 
-        purchase_days = (
-            sorted(set(check_days.filter(pl.col("customer_id") == customer)["date"].to_list()))
-            if ladder.upgrade == "immediate"
-            else []
-        )
+        purchase_days = days_by_customer.get(customer, []) if ladder.upgrade == "immediate" else []
         evaluations = evaluation_dates(ladder.evaluation, start, last, start)
         level = ladder.level_for(basis_at(start))
         rows.append(_change(customer, start, level, ladder, "joined", provisional=True))
@@ -327,7 +325,7 @@ def run_ladder(
     return LadderResult(
         ladder=ladder,
         changes=changes,
-        order_days=check_days.unique(),
+        order_days=check_days,
         registered=first_seen.sort("customer_id"),
     )
 
