@@ -1,0 +1,150 @@
+"""Running the report notebook with papermill and publishing the result.
+
+A run executes the notebook into a temporary folder beside its target, renders
+it to HTML with the code hidden, and only then moves the folder into
+``reports/<period>/``; a run that fails or is killed leaves the previous
+report for that period as it was, and a failing cell is named in the error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+from clv.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from clv.report.config import RunConfig
+from clv.report.errors import ReportError
+from clv.report.publish import replace_dir, write_index
+from clv.report.render import render_html
+
+__all__ = ["TEMPLATE", "period_ends", "run_period", "run_range"]
+
+TEMPLATE = NOTEBOOKS_DIR / "grading_report.ipynb"
+
+
+def _failed_cell(notebook: Path, exc: Exception) -> str:
+    """Name the cell that failed in a papermill run."""
+    import nbformat
+
+    name = "a cell"
+    try:
+        for position, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+            if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                name = f"cell '{cell.get('id', position)}'"
+                break
+    except Exception:  # the notebook may be unreadable; the message still helps
+        pass
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    return f"{name} failed: {ename}: {evalue}"
+
+
+def run_period(
+    config: RunConfig,
+    reports_dir: Path = REPORTS_DIR,
+    template: Path = TEMPLATE,
+    progress: bool = False,
+) -> Path:
+    """Execute the report notebook for one period and publish it atomically.
+
+    Returns ``reports_dir/<period>``. Raises :class:`ReportError` naming the
+    failing cell; the previous report for the period is then left intact and
+    the failed notebook kept in ``reports_dir/.failed/<period>.ipynb``.
+    """
+    import papermill
+
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    target = reports_dir / config.period
+    staging = Path(tempfile.mkdtemp(prefix=f".{config.period}-", dir=reports_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; a published report is readable
+    notebook = staging / "grading_report.ipynb"
+    parameters = {**asdict(config), "output_dir": str(staging)}
+    try:
+        try:
+            papermill.execute_notebook(
+                str(template),
+                str(notebook),
+                parameters=parameters,
+                kernel_name="python3",  # jupyter_client starts it with this interpreter
+                cwd=str(PROJECT_ROOT),
+                progress_bar=progress,
+                log_output=False,
+            )
+        except Exception as exc:
+            message = _failed_cell(notebook, exc)
+            failed = reports_dir / ".failed"
+            failed.mkdir(exist_ok=True)
+            if notebook.is_file():
+                shutil.copy(notebook, failed / f"{config.period}.ipynb")
+            raise ReportError(
+                f"report {config.period}: {message}; the previous report (if any) is unchanged; "
+                f"the failed notebook is {failed / (config.period + '.ipynb')}"
+            ) from None
+        render_html(notebook, staging / "report.html")
+        replace_dir(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_index(reports_dir)
+    return target
+
+
+def period_ends(start: str, end: str, every: str = "quarter") -> list[dt.date]:
+    """Last days of the months (``every="month"``) or quarters from the period
+    holding ``start`` (YYYY-MM) to the one holding ``end``."""
+    if every not in ("month", "quarter"):
+        raise ValueError(f"every={every!r}; use 'month' or 'quarter'")
+    try:
+        y0, m0 = (int(p) for p in start.split("-")[:2])
+        y1, m1 = (int(p) for p in end.split("-")[:2])
+    except ValueError:
+        raise ValueError(f"start={start!r}, end={end!r}: give months as YYYY-MM") from None
+    step = 3 if every == "quarter" else 1
+    if every == "quarter":  # round up to the quarter's last month
+        m0, m1 = m0 + (-m0) % 3, m1 + (-m1) % 3
+    ends = []
+    y, m = y0, m0
+    while (y, m) <= (y1, m1):
+        nxt = dt.date(y + (m // 12), m % 12 + 1, 1)
+        ends.append(nxt - dt.timedelta(days=1))
+        m += step
+        y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    if not ends:
+        raise ValueError(f"no period between {start} and {end}")
+    return ends
+
+
+def run_range(
+    base: RunConfig,
+    ends: Iterable[dt.date],
+    reports_dir: Path = REPORTS_DIR,
+    template: Path = TEMPLATE,
+    on_period: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Grade a series of periods: each on the data up to its end, back-tested
+    with the previous period's end as calibration end, compared with the
+    previous period's graded table. Periods are labelled YYYY-MM."""
+    folders = []
+    previous_end: dt.date | None = None
+    previous_table = ""
+    for end in ends:
+        config = RunConfig(
+            **{
+                **asdict(base),
+                "period": end.strftime("%Y-%m"),
+                "observation_end": end.isoformat(),
+                "previous_graded": previous_table,
+                "calibration_end": previous_end.isoformat() if previous_end else "",
+            }
+        )
+        folder = run_period(config, reports_dir=reports_dir, template=template)
+        folders.append(folder)
+        previous_end = end
+        previous_table = str(folder / "graded_customers.parquet")
+        if on_period is not None:
+            on_period(config.period)
+    return folders

@@ -1,0 +1,336 @@
+"""Section builders of the grading report: frames and results in, frames out.
+
+Nothing here reads the notebook's parameters, writes files or prints: the
+notebook calls these and displays what they return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from clv.backtest import BacktestResult
+from clv.data import DataQuality, TransactionLog
+from clv.migration import Migration
+from clv.models import (
+    FitAttempt,
+    ModelFitError,
+    PurchaseModelResults,
+    SpendModelResults,
+    fit_purchase_model_with_fallback,
+    fit_spend_model,
+)
+from clv.paths import PROJECT_ROOT
+from clv.rfm import WindowCounts
+from clv.tiers import Grading
+
+__all__ = [
+    "FitOutcome",
+    "fit_models",
+    "graded_table",
+    "headline",
+    "ladder_comparison",
+    "playbook_table",
+    "points_summary",
+    "quality_table",
+    "read_graded",
+    "run_facts",
+    "scorecard_summary",
+    "versions",
+]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _display_path(path: Path) -> str:
+    """The path relative to the project root when inside it (reports travel)."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages a grading depends on."""
+    names = ("clv", "polars", "numpy", "scipy", "pandas", "lifetimes", "statsmodels", "matplotlib")
+    return {"python": sys.version.split()[0], **{n: metadata.version(n) for n in names}}
+
+
+def run_facts(
+    data_file: str | Path,
+    tx: TransactionLog,
+    summary: pl.DataFrame,
+    counts: WindowCounts,
+    parameters: dict[str, Any],
+) -> pl.DataFrame:
+    """The facts of a run as a two-column table (``item``, ``value``): data
+    source and checksum, customers, transactions, date range, data-quality and
+    window counts, package versions, interpreter and parameters."""
+    dates = tx.data["date"]
+    items: list[tuple[str, Any]] = [
+        ("data", _display_path(Path(data_file))),
+        ("data sha256", _sha256(Path(data_file)) if Path(data_file).is_file() else "(folder)"),
+        ("transactions read", tx.quality.rows_read),
+        ("transactions kept", tx.quality.rows_kept),
+        ("customers graded", summary.height),
+        ("first transaction", dates.min().date().isoformat()),
+        ("last transaction", dates.max().date().isoformat()),
+        ("transactions after observation end (left out)", counts.after_observation_end),
+        ("exact duplicate rows (kept or dropped by policy)", tx.quality.duplicate_rows),
+        ("zero-amount rows", tx.quality.zero_amount_rows),
+        ("interpreter", sys.executable),
+        *[(f"version {k}", v) for k, v in versions().items()],
+        *[(f"parameter {k}", v) for k, v in parameters.items()],
+    ]
+    return pl.DataFrame(
+        {
+            "item": [k for k, _ in items],
+            "value": [f"{v:,}" if isinstance(v, int) else str(v) for _, v in items],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """The models of a report run, with what went wrong on the way."""
+
+    purchase: PurchaseModelResults | None
+    spend: SpendModelResults | None
+    attempts: tuple[FitAttempt, ...]
+    purchase_error: str | None
+    spend_error: str | None
+
+
+def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
+    """Fit the purchase model with its fallbacks (penalizers, other models) and
+    the spend model; failures are recorded, not raised, so the report can
+    still render and show them."""
+    purchase, attempts, purchase_error = None, [], None
+    try:
+        purchase, attempts = fit_purchase_model_with_fallback(summary, model=model)
+    except ModelFitError as exc:
+        purchase_error = str(exc)
+    spend, spend_error = None, None
+    try:
+        spend = fit_spend_model(summary)
+    except ModelFitError as exc:
+        spend_error = str(exc)
+    return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error)
+
+
+def _orders_until(tx: TransactionLog, end: dt.date) -> pl.DataFrame:
+    """The orders of the log dated on or before ``end`` (the period's data)."""
+    return tx.data.filter(pl.col("date").dt.date() <= end)
+
+
+def ladder_comparison(
+    tx: TransactionLog, grading: Grading, ladder: str, observation_end: str, lang: str = "en"
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str]:
+    """Run a rule-based membership ladder on the orders up to ``observation_end``
+    and cross it with the CLV-grounded tiers.
+
+    Returns the customers per ladder level and status, the agreement matrix
+    (customers and predicted value per cell, the rule's grades best first) and
+    the count of over-graded, under-graded and agreeing customers, and the
+    ladder's name in ``lang``.
+    """
+    from clv.programmes import agreement, run_ladder
+
+    end = dt.date.fromisoformat(observation_end)
+    orders = _orders_until(tx, end)
+    result = run_ladder(ladder, orders=orders, end=end)
+    levels = result.as_of(end, lang=lang)
+    per_level = (
+        levels.group_by("level", "level_name", "status")
+        .agg(pl.len().alias("customers"))
+        .sort("level", "status", descending=[True, False])
+        .drop("level")
+    )
+    rule = levels.select("customer_id", pl.col("level_id").alias("rule_grade"))
+    order = [lv["id"] for lv in reversed(result.ladder.levels)]
+    ranks = sorted(grading.customers["tier_rank"].unique().to_list())
+    mapping = {grade: ranks[min(i, len(ranks) - 1)] for i, grade in enumerate(order)}
+    matrix, customers = agreement(rule, grading.customers, rule_order=order, mapping=mapping)
+    names = {lv["id"]: lv["zh" if lang == "zh" else "en"] for lv in result.ladder.levels}
+    matrix = matrix.with_columns(
+        pl.col("rule_grade").replace_strict(names, return_dtype=pl.String)
+    ).select("rule_grade", "tier_name", "customers", "clv")
+    verdicts = dict(customers.group_by("verdict").agg(pl.len()).rows())
+    name = result.ladder.name_zh if lang == "zh" else result.ladder.name_en
+    return per_level, matrix, verdicts, name
+
+
+def points_summary(
+    tx: TransactionLog, events_path: str, observation_end: str, rules: str = "points_pollen"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build the points ledger of the orders and the events file up to
+    ``observation_end``: totals (earned, redeemed, expired, balance, members)
+    and the rejected inputs counted by reason."""
+    from clv.programmes import build_ledger
+
+    events = pl.read_csv(
+        events_path,
+        schema_overrides={"customer_id": pl.String, "product_id": pl.String},
+        try_parse_dates=True,
+    )
+    end = dt.date.fromisoformat(observation_end)
+    orders = _orders_until(tx, end)
+    ledger = build_ledger(orders, rules, events=events, as_of=end)
+    balances = ledger.balances()
+    totals = pl.DataFrame(
+        {
+            "item": [
+                "members",
+                "points earned",
+                "points redeemed",
+                "points expired",
+                "points held",
+            ],
+            "value": [
+                balances.height,
+                int(balances["earned"].sum()),
+                int(balances["redeemed"].sum()),
+                int(balances["expired"].sum()),
+                int(balances["balance"].sum()),
+            ],
+        }
+    )
+    reasons = ledger.rejected.group_by("reason").agg(pl.len().alias("customers")).sort("reason")
+    return totals, reasons
+
+
+def scorecard_summary(accounts_path: str, scorecard: str = "b2b_parts_supplier") -> pl.DataFrame:
+    """Grade a B2B accounts table with a scorecard: accounts per year and grade,
+    with each grade's plan."""
+    from clv.programmes import grade_accounts
+
+    accounts = pl.read_csv(accounts_path, schema_overrides={"account": pl.String})
+    graded = grade_accounts(accounts, scorecard)
+    keys = ["year", "grade"] if "year" in graded.columns else ["grade"]
+    return (
+        graded.group_by(*keys, "visits_per_year", "delivery_target")
+        .agg(pl.len().alias("customers"))
+        .sort(keys)
+    )
+
+
+def quality_table(quality: DataQuality) -> pl.DataFrame:
+    """The data-quality record as a two-column table (``item``, ``value``)."""
+    items = [(k, v) for k, v in quality.as_dict().items() if k not in ("source", "notes")]
+    items += [("note", n) for n in quality.notes]
+    return pl.DataFrame({"item": [k for k, _ in items], "value": [str(v) for _, v in items]})
+
+
+def read_graded(path: str | Path) -> pl.DataFrame:
+    """Read a graded customer table written by a previous run (Parquet or CSV)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"previous graded table {path} does not exist; give the graded_customers.parquet "
+            "of an earlier report, or leave previous_graded empty"
+        )
+    if path.suffix == ".csv":
+        return pl.read_csv(path, schema_overrides={"customer_id": pl.String})
+    return pl.read_parquet(path)
+
+
+def playbook_table(grading: Grading, lang: str = "en") -> pl.DataFrame:
+    """Per tier: customers, the tier's playbook and the action per risk band."""
+    grid = grading.grid()
+    counts = dict(grading.customers.group_by("tier").agg(pl.len()).rows())
+    rows = []
+    for tier in grading.scheme.tiers:
+        row = {
+            "tier": tier.name(lang),
+            "customers": counts.get(tier.id, 0),
+            "playbook": tier.playbook(lang),
+        }
+        for band in grading.scheme.bands:
+            cell = grid.filter((pl.col("tier") == tier.id) & (pl.col("risk_band") == band.id))
+            row[band.name(lang)] = f"{cell['action'][0]} ({cell['customers'][0]:,})"
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def graded_table(grading: Grading, previous: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The graded customer table of a period: id, tier, risk band, status,
+    action, previous tier and scores, one row per customer."""
+    c = grading.customers
+    score_columns = [
+        col
+        for col in (
+            "clv",
+            "p_alive",
+            "churn_probability",
+            "expected_purchases",
+            "expected_order_value",
+            "frequency",
+            "recency",
+            "T",
+            "monetary_value",
+            "revenue",
+        )
+        if col in c.columns
+    ]
+    table = c.select(
+        "customer_id",
+        "tier",
+        "tier_rank",
+        "tier_name",
+        "risk_band",
+        "status",
+        "action",
+        *score_columns,
+    )
+    if previous is not None:
+        table = table.join(
+            previous.select(
+                "customer_id",
+                pl.col("tier").alias("previous_tier"),
+                pl.col("tier_rank").cast(pl.Int64).alias("previous_tier_rank"),
+            ),
+            on="customer_id",
+            how="left",
+        )
+    else:
+        table = table.with_columns(
+            pl.lit(None, dtype=pl.String).alias("previous_tier"),
+            pl.lit(None, dtype=pl.Int64).alias("previous_tier_rank"),
+        )
+    return table.sort("customer_id")
+
+
+def headline(
+    grading: Grading, backtest: BacktestResult | None, migration: Migration | None
+) -> dict[str, Any]:
+    table = grading.tier_table()
+    head: dict[str, Any] = {
+        "customers": grading.customers.height,
+        "predicted_clv_total": float(grading.customers["clv"].sum()),
+        "top_tier_share_customers": float(table["share_customers"][0]),
+        "top_tier_share_clv": float(table["share_clv"][0]),
+        "status_counts": dict(grading.status_counts().rows()),
+    }
+    if backtest is not None:
+        rows = {r["ranking"]: r for r in backtest.rankings.iter_rows(named=True)}
+        head["backtest"] = {
+            k: {m: rows[k][m] for m in ("capture", "missed", "wrongly_promoted", "spearman")}
+            for k in rows
+        }
+        head["backtest"]["tiers_out_of_order"] = list(backtest.rank_violations)
+    if migration is not None:
+        head["migration"] = migration.counts()
+    return head
