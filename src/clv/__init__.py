@@ -8,67 +8,87 @@ From a transaction log to per-customer CLV and churn probability:
 >>> bgnbd = clv.fit_purchase_model(summary, model="bgnbd")
 >>> spend = clv.fit_spend_model(summary)
 >>> scores = clv.score(summary, bgnbd, spend, horizon_days=365, discount_rate_annual=0.10)
+
+The names below are imported on first use, so that ``import clv`` (and the
+``clv`` command's ``--help``) does not pay for statsmodels, lifetimes and
+matplotlib until they are needed.
 """
 
-from clv import backtest as backtesting
-from clv import datasets, programmes, report, tiers
-from clv.backtest import BacktestResult, backtest
-from clv.data import (
-    DataQuality,
-    TransactionDataError,
-    TransactionLog,
-    load_transactions,
-    scan_transactions,
-)
-from clv.models import (
-    PURCHASE_MODELS,
-    IndependenceCheck,
-    ModelFitError,
-    PurchaseModelResults,
-    SpendModelResults,
-    fit_purchase_model,
-    fit_spend_model,
-    spend_independence_check,
-)
-from clv.rfm import WindowCounts, calibration_holdout, compress, summarize, window_counts
-from clv.scoring import score
-from clv.simulate import simulate_transactions
-from clv.tiers import Grading, Scheme, SchemeError, available_schemes, grade, load_scheme
+from __future__ import annotations
 
-__all__ = [
-    "PURCHASE_MODELS",
-    "BacktestResult",
-    "DataQuality",
-    "Grading",
-    "IndependenceCheck",
-    "ModelFitError",
-    "PurchaseModelResults",
-    "Scheme",
-    "SchemeError",
-    "SpendModelResults",
-    "TransactionDataError",
-    "TransactionLog",
-    "WindowCounts",
-    "available_schemes",
-    "backtest",
-    "backtesting",
-    "calibration_holdout",
-    "compress",
-    "datasets",
-    "fit_purchase_model",
-    "fit_spend_model",
-    "grade",
-    "load_scheme",
-    "load_transactions",
-    "programmes",
-    "report",
-    "scan_transactions",
-    "score",
-    "simulate_transactions",
-    "spend_independence_check",
-    "summarize",
-    "tiers",
-    "window_counts",
-]
+import importlib
+import sys
+import types
+from typing import Any
+
+# public name -> (module, attribute in it; None for the module itself)
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    "backtesting": ("clv.backtest", None),
+    "datasets": ("clv.datasets", None),
+    "programmes": ("clv.programmes", None),
+    "report": ("clv.report", None),
+    "tiers": ("clv.tiers", None),
+    "migration": ("clv.migration", None),
+    "BacktestResult": ("clv.backtest", "BacktestResult"),
+    "backtest": ("clv.backtest", "backtest"),
+    "DataQuality": ("clv.data", "DataQuality"),
+    "TransactionDataError": ("clv.data", "TransactionDataError"),
+    "TransactionLog": ("clv.data", "TransactionLog"),
+    "load_transactions": ("clv.data", "load_transactions"),
+    "scan_transactions": ("clv.data", "scan_transactions"),
+    "DataSource": ("clv.source", "DataSource"),
+    "PURCHASE_MODELS": ("clv.models", "PURCHASE_MODELS"),
+    "IndependenceCheck": ("clv.models", "IndependenceCheck"),
+    "ModelFitError": ("clv.models", "ModelFitError"),
+    "PurchaseModelResults": ("clv.models", "PurchaseModelResults"),
+    "SpendModelResults": ("clv.models", "SpendModelResults"),
+    "fit_purchase_model": ("clv.models", "fit_purchase_model"),
+    "fit_spend_model": ("clv.models", "fit_spend_model"),
+    "spend_independence_check": ("clv.models", "spend_independence_check"),
+    "WindowCounts": ("clv.rfm", "WindowCounts"),
+    "calibration_holdout": ("clv.rfm", "calibration_holdout"),
+    "compress": ("clv.rfm", "compress"),
+    "summarize": ("clv.rfm", "summarize"),
+    "window_counts": ("clv.rfm", "window_counts"),
+    "score": ("clv.scoring", "score"),
+    "simulate_transactions": ("clv.simulate", "simulate_transactions"),
+    "Grading": ("clv.tiers", "Grading"),
+    "Scheme": ("clv.tiers", "Scheme"),
+    "SchemeError": ("clv.tiers", "SchemeError"),
+    "available_schemes": ("clv.tiers", "available_schemes"),
+    "grade": ("clv.tiers", "grade"),
+    "load_scheme": ("clv.tiers", "load_scheme"),
+}
+
+__all__ = sorted(_EXPORTS)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'clv' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``clv.backtest`` is the function; importing the module of the same name
+    (which the import system records on the package) must not replace it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "backtest" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["Migration", "migrate"]
+__all__ = ["Migration", "match_ids", "migrate"]
 
 NEW = 0  # row label of customers without a previous tier
 
@@ -28,6 +28,7 @@ class Migration:
 
     customers: pl.DataFrame
     tier_names: dict[int, str]
+    ids_matched_without_leading_zeros: int = 0
 
     def counts(self) -> dict[str, int]:
         """Customers per movement."""
@@ -94,6 +95,7 @@ def migrate(
             )
         if frame["customer_id"].n_unique() != frame.height:
             raise ValueError(f"the {label} graded table lists some customers twice")
+    previous, current, rematched = match_ids(previous, current)
     if tier_names is None:
         source = current if "tier_name" in current.columns else previous
         if "tier_name" in source.columns:
@@ -129,4 +131,57 @@ def migrate(
     customers = joined.with_columns(movement.alias("movement"), pl.col("clv").fill_null(0.0)).sort(
         "customer_id"
     )
-    return Migration(customers=customers, tier_names=dict(sorted(tier_names.items())))
+    return Migration(
+        customers=customers,
+        tier_names=dict(sorted(tier_names.items())),
+        ids_matched_without_leading_zeros=rematched,
+    )
+
+
+def _unpadded(ids: pl.Expr) -> pl.Expr:
+    stripped = ids.str.strip_chars_start("0")
+    return pl.when(stripped == "").then(pl.lit("0")).otherwise(stripped)
+
+
+def match_ids(
+    previous: pl.DataFrame, current: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Make the ids of two graded tables comparable.
+
+    Ids are compared as text. When one run read ids as numbers (a Parquet
+    export, say: ``7``) and the other as text (``007``), the same customers
+    carry different ids; if matching without leading zeros pairs more
+    customers, and pairs them one to one, the previous table's ids are
+    rewritten to the current ones. Returns both tables and the number of ids
+    rewritten.
+
+    Raises
+    ------
+    ValueError
+        When the ids only match without leading zeros but that matching is
+        not one to one (``007`` and ``7`` are both current customers).
+    """
+    previous = previous.with_columns(pl.col("customer_id").cast(pl.String))
+    current = current.with_columns(pl.col("customer_id").cast(pl.String))
+    exact = previous.join(current.select("customer_id"), on="customer_id").height
+    keyed_prev = previous.select("customer_id", _unpadded(pl.col("customer_id")).alias("_key"))
+    keyed_curr = current.select(
+        pl.col("customer_id").alias("_current_id"), _unpadded(pl.col("customer_id")).alias("_key")
+    )
+    loose = keyed_prev.join(keyed_curr, on="_key")
+    if loose.height <= exact:
+        return previous, current, 0
+    if (
+        keyed_prev["_key"].n_unique() != keyed_prev.height
+        or keyed_curr["_key"].n_unique() != keyed_curr.height
+    ):
+        raise ValueError(
+            f"the previous graded table shares {exact:,} customer ids with this period, but "
+            f"{loose.height:,} when leading zeros are ignored, and ids such as '007' and '7' "
+            "both occur, so they cannot be paired safely. Read both logs with ids as text "
+            "(store them as text in Parquet), or grade again with leading_zeros='strip'"
+        )
+    renamed = loose.filter(pl.col("customer_id") != pl.col("_current_id"))
+    mapping = dict(zip(renamed["customer_id"], renamed["_current_id"], strict=True))
+    previous = previous.with_columns(pl.col("customer_id").replace(mapping))
+    return previous, current, len(mapping)

@@ -87,7 +87,15 @@ _PARAM_NAMES = {
 
 
 class ModelFitError(RuntimeError):
-    """A model that could not be fitted to the data, with what to try next."""
+    """A model that could not be fitted to the data, with what to try next.
+
+    ``attempts`` lists the tries that led to it (each with its reason) when
+    the error ends a fallback sequence.
+    """
+
+    def __init__(self, message: str, attempts: tuple[FitAttempt, ...] = ()) -> None:
+        super().__init__(message)
+        self.attempts = tuple(attempts)
 
 
 # ---------------------------------------------------------------------------
@@ -992,9 +1000,9 @@ def fit_purchase_model_with_fallback(
                 attempts.append(FitAttempt(candidate, penalizer, str(exc)))
                 if "too few" in str(exc) or "none of the" in str(exc):
                     # the data, not the optimiser, are the problem: no retry helps
-                    raise ModelFitError(str(exc)) from None
+                    raise ModelFitError(str(exc), tuple(attempts)) from None
                 continue
             attempts.append(FitAttempt(candidate, penalizer, None))
             return fit, attempts
-    tried = "; ".join(f"{a.model} (penalizer={a.penalizer:g})" for a in attempts)
-    raise ModelFitError(f"no purchase model could be fitted; tried {tried}")
+    tried = "; ".join(f"{a.model} (penalizer={a.penalizer:g}): {a.error}" for a in attempts)
+    raise ModelFitError(f"no purchase model could be fitted; tried {tried}", tuple(attempts))

@@ -19,30 +19,51 @@ band, status, action, previous tier and scores), ``summary.json``
 ``models.txt`` (the fitted models).
 """
 
-from clv.report.config import RunConfig
-from clv.report.errors import ReportError
-from clv.report.exports import save_outputs
-from clv.report.publish import write_index
-from clv.report.run import TEMPLATE, period_ends, run_period, run_range
-from clv.report.sections import (
-    FitOutcome,
-    fit_models,
-    graded_table,
-    ladder_comparison,
-    playbook_table,
-    points_summary,
-    quality_table,
-    read_graded,
-    run_facts,
-    scorecard_summary,
-    versions,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it; imported on first use, so that the
+# command line can read RunConfig's limits without loading the models
+_HOME = {
+    "RunConfig": "config",
+    "ReportError": "errors",
+    "save_outputs": "exports",
+    "write_index": "publish",
+    "RangeOutcome": "run",
+    "TEMPLATE": "run",
+    "period_ends": "run",
+    "run_period": "run",
+    "run_range": "run",
+    **dict.fromkeys(
+        (
+            "FitOutcome",
+            "SectionFailure",
+            "attempt",
+            "fit_models",
+            "graded_table",
+            "ladder_comparison",
+            "playbook_table",
+            "points_summary",
+            "quality_table",
+            "read_graded",
+            "run_facts",
+            "scorecard_summary",
+            "versions",
+        ),
+        "sections",
+    ),
+}
 
 __all__ = [
     "TEMPLATE",
     "FitOutcome",
+    "RangeOutcome",
     "ReportError",
     "RunConfig",
+    "SectionFailure",
+    "attempt",
     "fit_models",
     "graded_table",
     "ladder_comparison",
@@ -59,3 +80,17 @@ __all__ = [
     "versions",
     "write_index",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("config", "errors", "exports", "publish", "render", "run", "sections"):
+        return importlib.import_module(f"clv.report.{name}")
+    if name not in _HOME:
+        raise AttributeError(f"module 'clv.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clv.report.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -1,50 +1,224 @@
-"""The parameters of a grading run."""
+"""The parameters of a grading run, checked before anything runs.
+
+:class:`RunConfig` is the notebook's ``parameters`` cell as an object: the
+command line builds one (so every mistake is reported before a kernel
+starts), the report notebook rebuilds it from its parameters with
+:meth:`RunConfig.from_namespace`, and both read the data through it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
-__all__ = ["RunConfig"]
+from clv.source import LOADER_OPTIONS, SIDE_OPTIONS, check_options
 
-_PERIOD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+__all__ = ["LIMITS", "RunConfig", "check_dates"]
+
+# bounds of the numeric parameters: (lowest, highest), both allowed
+LIMITS: dict[str, tuple[float, float]] = {
+    "horizon_days": (1.0, 36_525.0),  # one day to a hundred years
+    "discount_rate_annual": (0.0, 1.0),  # 0 % to 100 % a year
+    "n_bootstrap": (0, 10_000),
+    "seed": (0, 2**32 - 1),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "freq": ("D", "W", "M"),
+    "time_unit": ("D", "W", "M"),
+    "model": ("bgnbd", "pareto_nbd", "mbgnbd"),
+    "lang": ("en", "zh"),
+}
+_PATHS = ("data_path", "previous_graded", "points_events", "accounts_path")
+# the longest gap between the last transaction and the observation end that
+# still grades the customers rather than an empty stretch of time
+MAX_GAP_DAYS = 366
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Parameters of one grading run (the notebook's ``parameters`` cell)."""
+    """Parameters of one grading run (the notebook's ``parameters`` cell).
 
-    data_path: str  # transaction log, absolute or relative to the project root
-    period: str  # label of the graded period, names reports/<period>/
-    observation_end: str  # last day of transactions used, YYYY-MM-DD
-    freq: str = "D"
-    time_unit: str = "W"
-    model: str = "bgnbd"
-    horizon_days: float = 365.0
-    discount_rate_annual: float = 0.10
-    scheme: str = "five_card"
-    lang: str = "en"
-    previous_graded: str = ""
-    calibration_end: str = ""
-    n_bootstrap: int = 200
-    seed: int = 0
-    ladder: str = "ladder_five_card"
-    points_events: str = ""
-    accounts_path: str = ""
+    Paths may be absolute or relative to the current directory; they are
+    stored absolute. An empty ``data_path`` is the bundled CDNOW sample.
+    """
+
+    data_path: str = ""  # transaction log (CSV, Parquet); empty for the bundled sample
+    period: str = "1998-06"  # label of the graded period, names reports/<period>/
+    observation_end: str = "1998-06-30"  # last day of transactions used, YYYY-MM-DD
+    freq: str = "D"  # purchases merged per day (D), week (W) or month (M)
+    time_unit: str = "W"  # unit of recency and T in the models
+    model: str = "bgnbd"  # purchase model
+    horizon_days: float = 365.0  # CLV horizon in days
+    discount_rate_annual: float = 0.10  # CLV discount rate per year
+    scheme: str = "five_card"  # tier scheme: packaged name or TOML path
+    lang: str = "en"  # report language
+    previous_graded: str = ""  # previous period's graded table, for movement
+    calibration_end: str = ""  # back-test calibration end; empty for no back-test
+    n_bootstrap: int = 200  # bootstrap resamples of the thresholds
+    seed: int = 0  # bootstrap seed
+    ladder: str = "ladder_five_card"  # rule-based ladder set against the tiers
+    points_events: str = ""  # points events CSV; empty for none
+    accounts_path: str = ""  # B2B accounts CSV; empty for none
+    loader_options: dict[str, str] = field(default_factory=dict)  # load_transactions keywords
+    events_options: dict[str, str] = field(default_factory=dict)  # read_events keywords
+    accounts_options: dict[str, str] = field(default_factory=dict)  # read_accounts keywords
+    currency: str = ""  # label of money amounts, e.g. CNY
 
     def __post_init__(self) -> None:
-        if not _PERIOD.match(self.period):
-            raise ValueError(
-                f"period={self.period!r}; use letters, digits, '-', '_' or '.', starting with a "
-                "letter or digit, e.g. '1998-06'"
-            )
+        from clv.report.publish import check_period_label
+
+        check_period_label(self.period)
         for name in ("observation_end", "calibration_end"):
             value = getattr(self, name)
-            if value:
-                try:
-                    dt.date.fromisoformat(value)
-                except ValueError:
-                    raise ValueError(f"{name}={value!r} is not a date YYYY-MM-DD") from None
-        if self.lang not in ("en", "zh"):
-            raise ValueError(f"lang={self.lang!r}; use 'en' or 'zh'")
+            if value or name == "observation_end":
+                _date(value, name)
+        if self.calibration_end and self.calibration_end >= self.observation_end:
+            raise ValueError(
+                f"calibration_end={self.calibration_end!r} is not before observation_end="
+                f"{self.observation_end!r}; the back-test needs a holdout window after it"
+            )
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}; use one of {', '.join(allowed)}")
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            integral = isinstance(low, int)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (integral and not float(value).is_integer())
+                or not math.isfinite(value)
+                or not low <= value <= high
+            ):
+                kind = "a whole number" if integral else "a number"
+                raise ValueError(f"{name}={value!r}; give {kind} from {low:,} to {high:,}")
+        check_options(self.loader_options, LOADER_OPTIONS, "loader_options")
+        check_options(
+            self.events_options, dict.fromkeys(SIDE_OPTIONS["points_events"], str), "events"
+        )
+        check_options(
+            self.accounts_options, dict.fromkeys(SIDE_OPTIONS["accounts"], str), "accounts"
+        )
+        if not isinstance(self.currency, str) or len(self.currency) > 12:
+            raise ValueError(f"currency={self.currency!r}; give a short label such as 'CNY'")
+        resolved = {name: _absolute(getattr(self, name)) for name in _PATHS}
+        if not self.data_path:
+            from clv.datasets import cdnow_path
+
+            resolved["data_path"] = str(cdnow_path(sample=True))
+        scheme = Path(self.scheme).expanduser()
+        if self.scheme.endswith(".toml") or scheme.is_file():
+            resolved["scheme"] = str(scheme.resolve())
+        ladder = Path(self.ladder).expanduser()
+        if self.ladder.endswith(".toml") or (self.ladder and ladder.is_file()):
+            resolved["ladder"] = str(ladder.resolve())
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
+
+    # -- building and copying -------------------------------------------------
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The parameter names, in the order of the notebook's parameters cell."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_namespace(cls, namespace: dict[str, Any]) -> RunConfig:
+        """The configuration from a namespace holding the parameters (the
+        notebook's ``globals()``); other names in it are ignored."""
+        return cls(**{name: namespace[name] for name in cls.names() if name in namespace})
+
+    def with_changes(self, **changes: Any) -> RunConfig:
+        """A copy with some parameters changed (and checked again)."""
+        return replace(self, **changes)
+
+    def parameters(self) -> dict[str, Any]:
+        """Plain values for papermill."""
+        return asdict(self)
+
+    # -- what a run reads -----------------------------------------------------
+
+    @property
+    def data_file(self) -> Path:
+        return Path(self.data_path)
+
+    def load(self):
+        """Load the transaction log with the run's reading options."""
+        from clv.data import load_transactions
+
+        return load_transactions(self.data_path, **self.loader_options)
+
+    def read_events(self):
+        """Read the points events file with its reading options."""
+        from clv.programmes import read_events
+
+        return read_events(self.points_events, **self.events_options)
+
+    def read_accounts(self):
+        """Read the B2B accounts file with its reading options."""
+        from clv.programmes import read_accounts
+
+        return read_accounts(self.accounts_path, **self.accounts_options)
+
+    def check_files(self) -> None:
+        """Raise FileNotFoundError naming each given file that is missing."""
+        labels = {
+            "data_path": "transaction log (--data)",
+            "previous_graded": "previous graded table (--previous)",
+            "points_events": "points events (--points-events)",
+            "accounts_path": "B2B accounts (--accounts)",
+        }
+        for name, label in labels.items():
+            value = getattr(self, name)
+            if value and not Path(value).exists():
+                raise FileNotFoundError(
+                    f"{label} {value} not found; relative paths are read against the current "
+                    f"directory ({Path.cwd()})"
+                )
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a date; give it as YYYY-MM-DD") from None
+
+
+def _absolute(value: str) -> str:
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (Path.cwd() / path).resolve())
+
+
+def check_dates(
+    first: dt.date, last: dt.date, observation_end: str, calibration_end: str = ""
+) -> None:
+    """Check a period's dates against the log's first and last transaction.
+
+    Raises ValueError when the observation end falls before the first
+    transaction or more than a year after the last one, or when the
+    calibration window of the back-test holds no transaction.
+    """
+    end = _date(observation_end, "observation_end")
+    if end < first:
+        raise ValueError(
+            f"observation_end {end} is before the first transaction ({first}); give an "
+            f"observation end from {first} to {last}"
+        )
+    if (end - last).days > MAX_GAP_DAYS:
+        raise ValueError(
+            f"observation_end {end} is {(end - last).days:,} days after the last transaction "
+            f"({last}); every customer would look lost. Give an observation end near {last}, "
+            "or check that the log is complete"
+        )
+    if calibration_end:
+        cal = _date(calibration_end, "calibration_end")
+        if cal < first:
+            raise ValueError(
+                f"calibration_end {cal} is before the first transaction ({first}): the "
+                f"back-test's calibration window is empty. Give a calibration end after {first}"
+            )

@@ -8,20 +8,21 @@ report for that period as it was, and a failing cell is named in the error.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
-import tempfile
+import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from clv.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from clv.report.config import RunConfig
 from clv.report.errors import ReportError
-from clv.report.publish import replace_dir, write_index
+from clv.report.publish import discard, prepare, publish, staging_dir, write_index
 from clv.report.render import render_html
 
-__all__ = ["TEMPLATE", "period_ends", "run_period", "run_range"]
+__all__ = ["TEMPLATE", "RangeOutcome", "period_ends", "run_period", "run_range"]
 
 TEMPLATE = NOTEBOOKS_DIR / "grading_report.ipynb"
 
@@ -54,43 +55,81 @@ def run_period(
     Returns ``reports_dir/<period>``. Raises :class:`ReportError` naming the
     failing cell; the previous report for the period is then left intact and
     the failed notebook kept in ``reports_dir/.failed/<period>.ipynb``.
+    Optional sections that fail (back-test, programmes) do not fail the run:
+    the report shows what failed and why.
     """
     import papermill
 
-    reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    reports_dir = prepare(Path(reports_dir))
     target = reports_dir / config.period
-    staging = Path(tempfile.mkdtemp(prefix=f".{config.period}-", dir=reports_dir))
-    staging.chmod(0o755)  # mkdtemp makes it private; a published report is readable
+    staging = staging_dir(reports_dir, config.period)
     notebook = staging / "grading_report.ipynb"
-    parameters = {**asdict(config), "output_dir": str(staging)}
+    parameters = {**config.parameters(), "output_dir": str(staging)}
     try:
         try:
-            papermill.execute_notebook(
-                str(template),
-                str(notebook),
-                parameters=parameters,
-                kernel_name="python3",  # jupyter_client starts it with this interpreter
-                cwd=str(PROJECT_ROOT),
-                progress_bar=progress,
-                log_output=False,
-            )
+            with _quiet_kernel():
+                papermill.execute_notebook(
+                    str(template),
+                    str(notebook),
+                    parameters=parameters,
+                    kernel_name="python3",  # jupyter_client starts it with this interpreter
+                    cwd=str(PROJECT_ROOT),
+                    progress_bar=(
+                        {"desc": f"{config.period}", "unit": "cell", "leave": False}
+                        if progress
+                        else False
+                    ),
+                    log_output=False,
+                )
         except Exception as exc:
             message = _failed_cell(notebook, exc)
             failed = reports_dir / ".failed"
-            failed.mkdir(exist_ok=True)
-            if notebook.is_file():
-                shutil.copy(notebook, failed / f"{config.period}.ipynb")
+            kept = failed / f"{config.period}.ipynb"
+            try:
+                failed.mkdir(exist_ok=True)
+                if notebook.is_file():
+                    shutil.copy(notebook, kept)
+            except OSError:
+                kept = notebook
             raise ReportError(
                 f"report {config.period}: {message}; the previous report (if any) is unchanged; "
-                f"the failed notebook is {failed / (config.period + '.ipynb')}"
+                f"the failed notebook is {kept}"
             ) from None
-        render_html(notebook, staging / "report.html")
-        replace_dir(staging, target)
+        render_html(notebook, staging / "report.html", lang=config.lang)
+        publish(staging, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
     write_index(reports_dir)
     return target
+
+
+@contextlib.contextmanager
+def _quiet_kernel():
+    """Keep the kernel's start-up chatter (frozen-modules and debugger
+    warnings, papermill's info lines) off the terminal, where it would break
+    the progress display; errors still surface as exceptions."""
+    import logging
+    import os
+
+    loggers = [logging.getLogger(n) for n in ("papermill", "traitlets", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    saved = {k: os.environ.get(k) for k in ("PYDEVD_DISABLE_FILE_VALIDATION", "PYTHONWARNINGS")}
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def period_ends(start: str, end: str, every: str = "quarter") -> list[dt.date]:
@@ -118,33 +157,58 @@ def period_ends(start: str, end: str, every: str = "quarter") -> list[dt.date]:
     return ends
 
 
+@dataclass(frozen=True)
+class RangeOutcome:
+    """What a range of periods produced: the folders published and, per
+    failed period, the reason."""
+
+    published: tuple[Path, ...]
+    failed: tuple[tuple[str, str], ...]  # (period, reason)
+
+    def table(self) -> str:
+        """The periods, one line each, for the terminal."""
+        lines = [f"{'period':<10} {'outcome':<10} where / why"]
+        rows = [(p.name, "published", str(p)) for p in self.published]
+        rows += [(period, "FAILED", reason) for period, reason in self.failed]
+        lines += [f"{a:<10} {b:<10} {c}" for a, b, c in sorted(rows)]
+        return "\n".join(lines)
+
+
 def run_range(
     base: RunConfig,
     ends: Iterable[dt.date],
     reports_dir: Path = REPORTS_DIR,
     template: Path = TEMPLATE,
     on_period: Callable[[str], None] | None = None,
-) -> list[Path]:
+) -> RangeOutcome:
     """Grade a series of periods: each on the data up to its end, back-tested
-    with the previous period's end as calibration end, compared with the
-    previous period's graded table. Periods are labelled YYYY-MM."""
-    folders = []
+    with the previous period's end as calibration end, compared with the last
+    published period's graded table. Periods are labelled YYYY-MM.
+
+    A period that fails does not stop the range: the others are still graded
+    and the failures returned with their reasons.
+    """
+    published: list[Path] = []
+    failed: list[tuple[str, str]] = []
     previous_end: dt.date | None = None
     previous_table = ""
     for end in ends:
-        config = RunConfig(
-            **{
-                **asdict(base),
-                "period": end.strftime("%Y-%m"),
-                "observation_end": end.isoformat(),
-                "previous_graded": previous_table,
-                "calibration_end": previous_end.isoformat() if previous_end else "",
-            }
-        )
-        folder = run_period(config, reports_dir=reports_dir, template=template)
-        folders.append(folder)
+        period = end.strftime("%Y-%m")
+        try:
+            config = base.with_changes(
+                period=period,
+                observation_end=end.isoformat(),
+                previous_graded=previous_table,
+                calibration_end=previous_end.isoformat() if previous_end else "",
+            )
+            folder = run_period(config, reports_dir=reports_dir, template=template)
+        except (ReportError, ValueError) as exc:
+            failed.append((period, str(exc)))
+        else:
+            published.append(folder)
+            if (folder / "graded_customers.parquet").is_file():
+                previous_table = str(folder / "graded_customers.parquet")
         previous_end = end
-        previous_table = str(folder / "graded_customers.parquet")
         if on_period is not None:
-            on_period(config.period)
-    return folders
+            on_period(period)
+    return RangeOutcome(tuple(published), tuple(failed))

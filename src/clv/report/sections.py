@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,11 +29,14 @@ from clv.models import (
     fit_spend_model,
 )
 from clv.paths import PROJECT_ROOT
+from clv.report.config import RunConfig
 from clv.rfm import WindowCounts
 from clv.tiers import Grading
 
 __all__ = [
     "FitOutcome",
+    "SectionFailure",
+    "attempt",
     "fit_models",
     "graded_table",
     "headline",
@@ -56,11 +60,13 @@ def _sha256(path: Path) -> str:
 
 
 def _display_path(path: Path) -> str:
-    """The path relative to the project root when inside it (reports travel)."""
+    """The path relative to the project root when inside it, else the file's
+    name alone: reports travel, and the machine's folders are not the reader's
+    business."""
     try:
         return str(Path(path).resolve().relative_to(PROJECT_ROOT))
     except ValueError:
-        return str(path)
+        return Path(path).name
 
 
 def versions() -> dict[str, str]:
@@ -70,19 +76,28 @@ def versions() -> dict[str, str]:
 
 
 def run_facts(
-    data_file: str | Path,
+    config: RunConfig,
     tx: TransactionLog,
     summary: pl.DataFrame,
     counts: WindowCounts,
-    parameters: dict[str, Any],
 ) -> pl.DataFrame:
     """The facts of a run as a two-column table (``item``, ``value``): data
     source and checksum, customers, transactions, date range, data-quality and
-    window counts, package versions, interpreter and parameters."""
+    window counts, package versions and parameters."""
     dates = tx.data["date"]
+    data_file = config.data_file
+    parameters = {
+        name: (
+            "; ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+        )
+        for name, value in config.parameters().items()
+    }
+    for name in ("data_path", "previous_graded", "points_events", "accounts_path", "scheme"):
+        if parameters.get(name) and Path(parameters[name]).is_absolute():
+            parameters[name] = _display_path(Path(parameters[name]))
     items: list[tuple[str, Any]] = [
-        ("data", _display_path(Path(data_file))),
-        ("data sha256", _sha256(Path(data_file)) if Path(data_file).is_file() else "(folder)"),
+        ("data", _display_path(data_file)),
+        ("data sha256", _sha256(data_file) if data_file.is_file() else "(folder)"),
         ("transactions read", tx.quality.rows_read),
         ("transactions kept", tx.quality.rows_kept),
         ("customers graded", summary.height),
@@ -91,16 +106,53 @@ def run_facts(
         ("transactions after observation end (left out)", counts.after_observation_end),
         ("exact duplicate rows (kept or dropped by policy)", tx.quality.duplicate_rows),
         ("zero-amount rows", tx.quality.zero_amount_rows),
-        ("interpreter", sys.executable),
         *[(f"version {k}", v) for k, v in versions().items()],
         *[(f"parameter {k}", v) for k, v in parameters.items()],
     ]
     return pl.DataFrame(
         {
             "item": [k for k, _ in items],
-            "value": [f"{v:,}" if isinstance(v, int) else str(v) for _, v in items],
+            "value": [
+                f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for _, v in items
+            ],
         }
     )
+
+
+@dataclass(frozen=True)
+class SectionFailure:
+    """An optional report section that could not be computed, and why.
+
+    ``attempts`` holds each model fit tried on the way, with its reason,
+    when the failure came from fitting."""
+
+    section: str
+    error: str
+    attempts: tuple[FitAttempt, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "error": self.error,
+            "attempts": [
+                {"model": a.model, "penalizer": a.penalizer, "error": a.error}
+                for a in self.attempts
+            ],
+        }
+
+
+def attempt(
+    section: str, compute: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Any, SectionFailure | None]:
+    """Run an optional section's computation; an error becomes a
+    :class:`SectionFailure` (returned, not raised), so the rest of the report
+    still renders and publishes. Returns (result or None, failure or None)."""
+    try:
+        return compute(*args, **kwargs), None
+    except Exception as exc:  # an optional section never sinks the report
+        attempts = tuple(getattr(exc, "attempts", ()) or ())
+        return None, SectionFailure(section, f"{type(exc).__name__}: {exc}", attempts)
 
 
 @dataclass(frozen=True)
@@ -174,18 +226,13 @@ def ladder_comparison(
 
 
 def points_summary(
-    tx: TransactionLog, events_path: str, observation_end: str, rules: str = "points_pollen"
+    tx: TransactionLog, events: pl.DataFrame, observation_end: str, rules: str = "points_pollen"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Build the points ledger of the orders and the events file up to
-    ``observation_end``: totals (earned, redeemed, expired, balance, members)
-    and the rejected inputs counted by reason."""
+    """Build the points ledger of the orders and the (read and checked) events
+    up to ``observation_end``: totals (earned, redeemed, expired, balance,
+    members) and the rejected inputs counted by reason."""
     from clv.programmes import build_ledger
 
-    events = pl.read_csv(
-        events_path,
-        schema_overrides={"customer_id": pl.String, "product_id": pl.String},
-        try_parse_dates=True,
-    )
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end)
     ledger = build_ledger(orders, rules, events=events, as_of=end)
@@ -212,12 +259,13 @@ def points_summary(
     return totals, reasons
 
 
-def scorecard_summary(accounts_path: str, scorecard: str = "b2b_parts_supplier") -> pl.DataFrame:
-    """Grade a B2B accounts table with a scorecard: accounts per year and grade,
-    with each grade's plan."""
+def scorecard_summary(
+    accounts: pl.DataFrame, scorecard: str = "b2b_parts_supplier"
+) -> pl.DataFrame:
+    """Grade a (read and checked) B2B accounts table with a scorecard: accounts
+    per year and grade, with each grade's plan."""
     from clv.programmes import grade_accounts
 
-    accounts = pl.read_csv(accounts_path, schema_overrides={"account": pl.String})
     graded = grade_accounts(accounts, scorecard)
     keys = ["year", "grade"] if "year" in graded.columns else ["grade"]
     return (
@@ -243,8 +291,19 @@ def read_graded(path: str | Path) -> pl.DataFrame:
             "of an earlier report, or leave previous_graded empty"
         )
     if path.suffix == ".csv":
-        return pl.read_csv(path, schema_overrides={"customer_id": pl.String})
-    return pl.read_parquet(path)
+        table = pl.read_csv(path, infer_schema=False)
+        # undo the spreadsheet-formula guard of our CSV export ('=x -> =x)
+        table = table.with_columns(
+            pl.col(pl.String).str.replace(r"^'([=+\-@\t\r])", "$1"),
+        ).with_columns(pl.col("tier_rank").cast(pl.Int64, strict=False))
+    else:
+        table = pl.read_parquet(path)
+    if "customer_id" not in table.columns:
+        raise ValueError(
+            f"previous graded table {path} has no customer_id column; give the "
+            "graded_customers.parquet of an earlier report"
+        )
+    return table.with_columns(pl.col("customer_id").cast(pl.String))
 
 
 def playbook_table(grading: Grading, lang: str = "en") -> pl.DataFrame:
