@@ -163,23 +163,22 @@ def match_ids(
     """
     previous = previous.with_columns(pl.col("customer_id").cast(pl.String))
     current = current.with_columns(pl.col("customer_id").cast(pl.String))
-    exact = previous.join(current.select("customer_id"), on="customer_id").height
-    keyed_prev = previous.select("customer_id", _unpadded(pl.col("customer_id")).alias("_key"))
-    keyed_curr = current.select(
+    # only ids without an exact partner are paired by their digits
+    prev_alone = previous.join(current.select("customer_id"), on="customer_id", how="anti")
+    curr_alone = current.join(previous.select("customer_id"), on="customer_id", how="anti")
+    keyed_prev = prev_alone.select("customer_id", _unpadded(pl.col("customer_id")).alias("_key"))
+    keyed_curr = curr_alone.select(
         pl.col("customer_id").alias("_current_id"), _unpadded(pl.col("customer_id")).alias("_key")
     )
     loose = keyed_prev.join(keyed_curr, on="_key")
-    if loose.height <= exact:
+    if loose.height == 0:
         return previous, current, 0
-    if (
-        keyed_prev["_key"].n_unique() != keyed_prev.height
-        or keyed_curr["_key"].n_unique() != keyed_curr.height
-    ):
+    if loose["customer_id"].is_duplicated().any() or loose["_current_id"].is_duplicated().any():
         raise ValueError(
-            f"the previous graded table shares {exact:,} customer ids with this period, but "
-            f"{loose.height:,} when leading zeros are ignored, and ids such as '007' and '7' "
-            "both occur, so they cannot be paired safely. Read both logs with ids as text "
-            "(store them as text in Parquet), or grade again with leading_zeros='strip'"
+            f"{loose.height:,} customer ids of the previous graded table match this period's "
+            "only when leading zeros are ignored, and ids such as '007' and '7' both occur, so "
+            "they cannot be paired safely. Read both logs with ids as text (store them as text "
+            "in Parquet), or grade again with leading_zeros='strip'"
         )
     renamed = loose.filter(pl.col("customer_id") != pl.col("_current_id"))
     mapping = dict(zip(renamed["customer_id"], renamed["_current_id"], strict=True))
