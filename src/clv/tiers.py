@@ -29,9 +29,11 @@ A customer whose score equals a threshold belongs to the higher tier.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -62,12 +64,14 @@ Lang = Literal["en", "zh"]
 
 
 class SchemeError(ValueError):
-    """A tier scheme that cannot be used, with every mistake found listed."""
+    """A tier scheme (or a programme's rules file: ``what`` names which) that
+    cannot be used, with every mistake found listed."""
 
-    def __init__(self, problems: list[str], source: str) -> None:
+    def __init__(self, problems: list[str], source: str, what: str = "tier scheme") -> None:
         self.problems = problems
+        self.source = source
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"tier scheme {source}: {len(problems)} problem(s)\n{lines}")
+        super().__init__(f"{what} {source}: {len(problems)} problem(s)\n{lines}")
 
 
 class _Bilingual:
@@ -183,10 +187,15 @@ def load_scheme(scheme: str | Path = "five_card") -> Scheme:
     """Load and validate a tier scheme: a packaged name (see
     :func:`available_schemes`) or the path of a TOML file.
 
+    Every value is checked for its type and range (no ``nan`` or ``inf``, no
+    booleans for numbers, shares within (0, 1] summing to 1, whole days, ...)
+    and every key against the keys its table allows.
+
     Raises
     ------
     SchemeError
-        Listing every mistake with the key it concerns.
+        Listing every mistake with the key path it concerns (``tiers[2].en``,
+        ``grounding.shares[1]``) and what to do.
     """
     path = Path(scheme)
     if path.suffix != ".toml" and str(scheme) in available_schemes():
@@ -210,25 +219,253 @@ def load_scheme(scheme: str | Path = "five_card") -> Scheme:
     return _parse(raw, source)
 
 
-def _text(table: dict, key: str, where: str, problems: list[str]) -> str:
+# Helpers shared by every TOML loader of the package (tier schemes here, the
+# programmes' ladders, points rules and scorecards): each checks one value,
+# appends a sentence naming the key path and what to do to ``problems``, and
+# returns a usable stand-in so that checking goes on and every mistake of a
+# file is reported at once.
+
+_REQUIRED: Any = object()
+
+
+def _at(where: str, key: str) -> str:
+    """The key path of ``key`` inside the table at ``where`` ("" = the top)."""
+    return f"{where}.{key}" if where else key
+
+
+def _describe(value: object) -> str:
+    """A TOML value as a reader of the file would recognise it."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return f"{value!r} (text)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array" if value else "an empty array"
+    return f"{value} ({type(value).__name__})"
+
+
+def _suggest(word: object, options: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest option, or ''."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _limits(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def _check_number(
+    value: object,
+    path: str,
+    problems: list[str],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    whole: bool = False,
+    noun: str | None = None,
+) -> float | None:
+    """``value`` as a float if it is a finite number within the limits (a whole
+    one if ``whole``), else None with the problem recorded. Booleans are not
+    numbers here, though Python counts them as ints."""
+    noun = noun or ("a whole number" if whole else "a number")
+    wanted = f"{noun}{_limits(low, high, low_open, high_open)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"{path} must be {wanted}, got {_describe(value)}")
+        return None
+    if not math.isfinite(value):
+        problems.append(
+            f"{path} must be {wanted}, got {_describe(value)}; nan and inf are not allowed"
+        )
+        return None
+    if whole and not float(value).is_integer():
+        problems.append(f"{path} must be {wanted}, got {value!r}; give a whole number")
+        return None
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        problems.append(f"{path} must be {wanted}, got {value!r}")
+        return None
+    return float(value)
+
+
+def _number(
+    table: dict, key: str, where: str, problems: list[str], *, default: Any = _REQUIRED, **limits
+) -> float:
+    """The number at ``table[key]`` (see :func:`_check_number` for ``limits``);
+    ``default`` when the key is absent and optional; NaN after a problem."""
+    if key not in table:
+        if default is not _REQUIRED:
+            return default
+        noun = limits.get("noun") or ("a whole number" if limits.get("whole") else "a number")
+        problems.append(f"{_at(where, key)} is missing; give it as {noun}")
+        return math.nan
+    value = _check_number(table[key], _at(where, key), problems, **limits)
+    return math.nan if value is None else value
+
+
+def _whole(
+    table: dict, key: str, where: str, problems: list[str], *, default: Any = _REQUIRED, **limits
+) -> int:
+    """A whole number (``30`` or ``30.0``, not ``30.5``, ``inf`` or ``true``);
+    ``default`` when absent and optional; -1 after a problem."""
+    value = _number(table, key, where, problems, default=default, whole=True, **limits)
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else -1
+
+
+def _numbers(
+    table: dict, key: str, where: str, problems: list[str], *, what: str = "", **limits
+) -> list[float] | None:
+    """A non-empty array of numbers, each checked as ``path[i]``; None after a
+    problem with the array itself or any of its values."""
+    path = _at(where, key)
+    what = what or "numbers"
     value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{where}.{key} is missing or empty; give it as text")
+    if key not in table:
+        problems.append(f"{path} is missing; give an array of {what}")
+        return None
+    if not isinstance(value, list):
+        problems.append(f"{path} must be an array of {what} ([...]), got {_describe(value)}")
+        return None
+    if not value:
+        problems.append(f"{path} is an empty array; give {what}")
+        return None
+    checked = [_check_number(v, f"{path}[{i}]", problems, **limits) for i, v in enumerate(value)]
+    return None if any(v is None for v in checked) else [float(v) for v in checked]
+
+
+def _text(
+    table: dict, key: str, where: str, problems: list[str], *, default: Any = _REQUIRED
+) -> str:
+    """Non-empty text; ``default`` when absent and optional."""
+    path = _at(where, key)
+    if key not in table and default is not _REQUIRED:
+        return default
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        problems.append(f"{path} must be text in quotes, got {_describe(value)}")
+        return ""
+    if value is None or not value.strip():
+        problems.append(f"{path} is missing or empty; give it as text")
         return ""
     return value
 
 
-def _number(table: dict, key: str, where: str, problems: list[str]) -> float:
+def _flag(table: dict, key: str, where: str, problems: list[str], *, default: bool) -> bool:
+    """A TOML boolean (``true`` or ``false``, not 1, 0 or "yes")."""
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        problems.append(f"{_at(where, key)} must be true or false, got {_describe(value)}")
+        return default
+    return value
+
+
+def _choice(
+    table: dict,
+    key: str,
+    where: str,
+    choices: Iterable[str],
+    problems: list[str],
+    *,
+    default: Any = _REQUIRED,
+) -> str:
+    """One of ``choices``; "" after a problem (with the closest choice)."""
+    path = _at(where, key)
+    choices = list(choices)
+    if key not in table and default is not _REQUIRED:
+        return default
     value = table.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        problems.append(f"{where}.{key} must be a number, got {value!r}")
-        return math.nan
-    return float(value)
+    if key not in table:
+        problems.append(f"{path} is missing; use one of {', '.join(choices)}")
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{path} must be text, one of {', '.join(choices)}; got {_describe(value)}")
+        return ""
+    if value not in choices:
+        problems.append(
+            f"{path} {value!r} is unknown{_suggest(value, choices)}; "
+            f"use one of {', '.join(choices)}"
+        )
+        return ""
+    return value
+
+
+def _table(
+    table: dict, key: str, where: str, problems: list[str], *, need: str = ""
+) -> dict | None:
+    """The sub-table ``[key]``; None if absent (a problem when ``need`` says
+    what it must hold) or not a table."""
+    path = _at(where, key)
+    if key not in table:
+        if need:
+            problems.append(f"{path} is missing; {need}")
+        return None
+    value = table[key]
+    if not isinstance(value, dict):
+        extra = " (write [[...]] only for a list of tables)" if isinstance(value, list) else ""
+        problems.append(f"{path} must be a table ([{path}]), got {_describe(value)}{extra}")
+        return None
+    return value
+
+
+def _tables(
+    table: dict, key: str, where: str, problems: list[str], *, need: str, at_least: int = 1
+) -> list[tuple[str, dict]]:
+    """The array of tables ``[[key]]`` as (path of each entry, entry); an
+    absent key is a problem when ``at_least`` > 0. ``need`` says what to give."""
+    path = _at(where, key)
+    if key not in table:
+        if at_least:
+            problems.append(f"{path} is missing; {need}")
+        return []
+    value = table[key]
+    if not isinstance(value, list):
+        problems.append(
+            f"{path} must be an array of tables, one [[{path}]] each, got {_describe(value)}; "
+            f"{need}"
+        )
+        return []
+    if len(value) < at_least:
+        problems.append(f"{path} has {len(value)} entries; {need}")
+    entries = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            problems.append(
+                f"{path}[{i}] must be a table (a [[{path}]] block), got {_describe(entry)}"
+            )
+            continue
+        entries.append((f"{path}[{i}]", entry))
+    return entries
 
 
 def _unknown(table: dict, allowed: set[str], where: str, problems: list[str]) -> None:
+    head = f"{where}: " if where else ""
     for key in sorted(set(table) - allowed):
-        problems.append(f"{where}: unknown key {key!r}; allowed keys are {sorted(allowed)}")
+        problems.append(
+            f"{head}unknown key {key!r}{_suggest(key, allowed)}; allowed keys are {sorted(allowed)}"
+        )
+
+
+def _repeats(ids: list[str], what: str, problems: list[str]) -> None:
+    """Ids given to more than one entry."""
+    repeated = sorted({i for i in ids if i and ids.count(i) > 1})
+    if repeated:
+        problems.append(f"{what} repeat: {repeated} in {ids}; give each its own id")
 
 
 def _parse(raw: dict[str, Any], source: str) -> Scheme:
@@ -237,29 +474,22 @@ def _parse(raw: dict[str, Any], source: str) -> Scheme:
     scheme_id = _text(raw, "id", "scheme", problems)
     name_zh = _text(raw, "name_zh", "scheme", problems)
     name_en = _text(raw, "name_en", "scheme", problems)
-    score = raw.get("score", "clv")
-    if not isinstance(score, str):
-        problems.append(f"scheme.score must be a column name, got {score!r}")
+    score = _text(raw, "score", "scheme", problems, default="clv")
 
-    tiers_raw = raw.get("tiers")
     tiers: list[Tier] = []
-    if not isinstance(tiers_raw, list) or len(tiers_raw) < 2:
-        problems.append("scheme needs at least two [[tiers]], listed from the top tier down")
-        tiers_raw = []
-    for i, t in enumerate(tiers_raw):
-        where = f"tiers[{i}]"
-        if not isinstance(t, dict):
-            problems.append(f"{where} must be a table")
-            continue
+    for where, t in _tables(
+        raw,
+        "tiers",
+        "",
+        problems,
+        need="the scheme needs at least two [[tiers]], listed from the top tier down",
+        at_least=2,
+    ):
         _unknown(t, _TIER_KEYS, where, problems)
-        rank = t.get("rank")
-        if not isinstance(rank, int) or isinstance(rank, bool):
-            problems.append(f"{where}.rank must be a whole number (1 for the top tier)")
-            rank = -1
         tiers.append(
             Tier(
                 id=_text(t, "id", where, problems),
-                rank=rank,
+                rank=_whole(t, "rank", where, problems, low=1, noun="a whole number (1 = top)"),
                 zh=_text(t, "zh", where, problems),
                 en=_text(t, "en", where, problems),
                 playbook_en=_text(t, "playbook_en", where, problems),
@@ -267,7 +497,7 @@ def _parse(raw: dict[str, Any], source: str) -> Scheme:
             )
         )
     ranks = [t.rank for t in tiers]
-    if tiers and ranks != list(range(1, len(tiers) + 1)):
+    if tiers and -1 not in ranks and ranks != list(range(1, len(tiers) + 1)):
         problems.append(
             f"tiers are out of order: ranks {ranks} as listed; list tiers from the top "
             f"(rank 1) down to rank {len(tiers)}, one each"
@@ -276,77 +506,104 @@ def _parse(raw: dict[str, Any], source: str) -> Scheme:
     if len(set(ids)) != len(ids):
         problems.append(f"tier ids repeat: {ids}; give each tier its own id")
 
-    grounding = raw.get("grounding")
     method = ""
     settings: dict[str, Any] = {}
-    if not isinstance(grounding, dict):
-        problems.append("scheme needs a [grounding] table with a method")
-    else:
-        method = grounding.get("method", "")
-        if method not in METHODS:
-            problems.append(
-                f"grounding.method {method!r} is unknown; use one of {', '.join(METHODS)}"
-            )
-        else:
+    grounding = _table(
+        raw, "grounding", "", problems, need="the scheme needs a [grounding] table with a method"
+    )
+    if grounding is not None:
+        method = _choice(grounding, "method", "grounding", METHODS, problems)
+        if method:
             _unknown(grounding, _GROUNDING_KEYS[method], "grounding", problems)
             settings = {k: v for k, v in grounding.items() if k != "method"}
             _check_grounding(method, settings, len(tiers), problems)
 
-    risk = raw.get("risk")
     bands: list[RiskBand] = []
     risk_score = "churn_probability"
-    if not isinstance(risk, dict) or not isinstance(risk.get("bands"), list):
-        problems.append("scheme needs a [risk] table with [[risk.bands]]")
-    else:
+    risk = _table(
+        raw, "risk", "", problems, need="the scheme needs a [risk] table with [[risk.bands]]"
+    )
+    if risk is not None:
         _unknown(risk, {"score", "bands"}, "risk", problems)
-        risk_score = risk.get("score", risk_score)
-        for i, b in enumerate(risk["bands"]):
-            where = f"risk.bands[{i}]"
+        risk_score = _text(risk, "score", "risk", problems, default=risk_score)
+        for where, b in _tables(
+            risk,
+            "bands",
+            "risk",
+            problems,
+            need="risk needs at least one [[risk.bands]], the healthiest band first",
+        ):
             _unknown(b, _BAND_KEYS, where, problems)
             bands.append(
                 RiskBand(
                     id=_text(b, "id", where, problems),
                     zh=_text(b, "zh", where, problems),
                     en=_text(b, "en", where, problems),
-                    upper=_number(b, "upper", where, problems),
+                    upper=_number(b, "upper", where, problems, low=0, low_open=True, high=1),
                     playbook_en=_text(b, "playbook_en", where, problems),
                     playbook_zh=_text(b, "playbook_zh", where, problems),
                 )
             )
         uppers = [b.upper for b in bands]
-        if not bands:
-            problems.append("risk needs at least one band")
-        elif any(not a < b for a, b in itertools.pairwise(uppers)) or any(
-            not 0 < u <= 1 for u in uppers
-        ):
-            problems.append(f"risk.bands upper bounds {uppers} must rise strictly within (0, 1]")
-        elif uppers[-1] != 1.0:
-            problems.append(
-                f"the last risk band ends at {uppers[-1]}; it must end at 1.0 so every "
-                "customer has a band"
-            )
+        if bands and all(math.isfinite(u) for u in uppers):
+            if any(not a < b for a, b in itertools.pairwise(uppers)):
+                problems.append(
+                    f"risk.bands upper bounds {uppers} must rise strictly within (0, 1]"
+                )
+            elif uppers[-1] != 1.0:
+                problems.append(
+                    f"the last risk band ends at {uppers[-1]}; it must end at 1.0 so every "
+                    "customer has a band"
+                )
+        band_ids = [b.id for b in bands]
+        if len(set(band_ids)) != len(band_ids):
+            problems.append(f"risk band ids repeat: {band_ids}; give each band its own id")
 
     actions: dict[tuple[str, str], tuple[str, str]] = {}
-    band_ids = {b.id for b in bands}
-    for i, a in enumerate(raw.get("actions", [])):
-        where = f"actions[{i}]"
+    band_ids = [b.id for b in bands]
+    first_at: dict[tuple[str, str], str] = {}
+    for where, a in _tables(
+        raw,
+        "actions",
+        "",
+        problems,
+        need="give each override as an [[actions]] block with tier, band, en and zh",
+        at_least=0,
+    ):
         _unknown(a, _ACTION_KEYS, where, problems)
-        tier_id, band_id = a.get("tier"), a.get("band")
-        if tier_id not in ids:
-            problems.append(f"{where}.tier {tier_id!r} is not one of the tiers {ids}")
-        if band_id not in band_ids:
-            problems.append(f"{where}.band {band_id!r} is not one of the bands {sorted(band_ids)}")
-        actions[(tier_id, band_id)] = (
-            _text(a, "en", where, problems),
-            _text(a, "zh", where, problems),
-        )
+        tier_id = _text(a, "tier", where, problems)
+        band_id = _text(a, "band", where, problems)
+        if tier_id and tier_id not in ids:
+            problems.append(
+                f"{where}.tier {tier_id!r} is not one of the tiers {ids}{_suggest(tier_id, ids)}"
+            )
+        if band_id and band_id not in band_ids:
+            problems.append(
+                f"{where}.band {band_id!r} is not one of the bands {sorted(band_ids)}"
+                f"{_suggest(band_id, band_ids)}"
+            )
+        cell = (tier_id, band_id)
+        if all(cell) and cell in first_at:
+            problems.append(
+                f"{where} repeats the cell ({tier_id}, {band_id}) of {first_at[cell]}; "
+                "keep one action per tier and band"
+            )
+        first_at.setdefault(cell, where)
+        actions[cell] = (_text(a, "en", where, problems), _text(a, "zh", where, problems))
 
-    statuses = raw.get("statuses", {})
-    _unknown(statuses, {"provisional_days"}, "statuses", problems)
-    provisional_days = statuses.get("provisional_days", 0)
-    if not isinstance(provisional_days, int | float) or provisional_days < 0:
-        problems.append("statuses.provisional_days must be a number of days >= 0")
-        provisional_days = 0
+    provisional_days = 0
+    statuses = _table(raw, "statuses", "", problems)
+    if statuses is not None:
+        _unknown(statuses, {"provisional_days"}, "statuses", problems)
+        provisional_days = _whole(
+            statuses,
+            "provisional_days",
+            "statuses",
+            problems,
+            default=0,
+            low=0,
+            noun="a whole number of days",
+        )
 
     if problems:
         raise SchemeError(problems, source)
@@ -368,27 +625,35 @@ def _parse(raw: dict[str, Any], source: str) -> Scheme:
 
 def _check_grounding(method: str, settings: dict, n_tiers: int, problems: list[str]) -> None:
     if method in ("value_share", "quantile"):
-        shares = settings.get("shares")
-        if not isinstance(shares, list) or not all(
-            isinstance(s, int | float) and not isinstance(s, bool) for s in shares
-        ):
-            problems.append("grounding.shares must be a list of numbers, one per tier")
+        shares = _numbers(
+            settings,
+            "shares",
+            "grounding",
+            problems,
+            what="shares, one per tier, top first",
+            low=0,
+            low_open=True,
+            high=1,
+            noun="a share",
+        )
+        if shares is None:
             return
         if len(shares) != n_tiers:
             problems.append(
                 f"grounding.shares has {len(shares)} values for {n_tiers} tiers; give one "
                 "per tier, top first"
             )
-        if any(s <= 0 for s in shares):
-            problems.append(f"grounding.shares {shares} must all be > 0")
         if abs(sum(shares) - 1.0) > 1e-6:
             problems.append(f"grounding.shares {shares} sum to {sum(shares):g}; they must sum to 1")
     elif method == "fixed":
-        thresholds = settings.get("thresholds")
-        if not isinstance(thresholds, list) or not all(
-            isinstance(s, int | float) and not isinstance(s, bool) for s in thresholds
-        ):
-            problems.append("grounding.thresholds must be a list of numbers")
+        thresholds = _numbers(
+            settings,
+            "thresholds",
+            "grounding",
+            problems,
+            what="thresholds, the lower bound of each tier but the last, top first",
+        )
+        if thresholds is None:
             return
         if len(thresholds) != n_tiers - 1:
             problems.append(
@@ -400,12 +665,9 @@ def _check_grounding(method: str, settings: dict, n_tiers: int, problems: list[s
                 f"grounding.thresholds {thresholds} must fall strictly from the top tier down"
             )
     elif method == "natural_breaks":
-        transform = settings.get("transform", "none")
-        if transform not in ("none", "log1p"):
-            problems.append(f"grounding.transform {transform!r}; use 'none' or 'log1p'")
-        max_sample = settings.get("max_sample", 5000)
-        if not isinstance(max_sample, int) or max_sample < 10:
-            problems.append("grounding.max_sample must be a whole number >= 10")
+        _choice(settings, "transform", "grounding", ("none", "log1p"), problems, default="none")
+        _whole(settings, "max_sample", "grounding", problems, default=5000, low=10)
+        _whole(settings, "seed", "grounding", problems, default=0, low=0)
 
 
 def _scheme_to_raw(scheme: Scheme) -> dict[str, Any]:

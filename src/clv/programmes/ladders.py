@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,18 @@ import polars as pl
 
 from clv.data import _as_date
 from clv.programmes._rules import read_rules
-from clv.tiers import SchemeError
+from clv.tiers import (
+    SchemeError,
+    _choice,
+    _describe,
+    _flag,
+    _number,
+    _suggest,
+    _tables,
+    _text,
+    _unknown,
+    _whole,
+)
 
 _PERIOD_DAYS = {
     "monthly": 31,
@@ -61,6 +73,10 @@ _KEYS = {
     "grace_days",
     "levels",
 }
+
+
+_LEVEL_KEYS = {"id", "zh", "en", "min", "lifetime", "discount"}
+_UPGRADES = ("immediate", "at_evaluation")
 
 
 @dataclass(frozen=True)
@@ -90,47 +106,75 @@ class Ladder:
 def load_ladder(ladder: str | Path) -> Ladder:
     """Load and validate a ladder: a packaged name (``ladder_medals``,
     ``ladder_five_card``, ``ladder_supermarket``, ``ladder_telecom_stars``) or
-    a TOML path."""
+    a TOML path.
+
+    Raises
+    ------
+    SchemeError
+        Listing every mistake of the file with its key path (``levels[2].min``,
+        ``grace_days``): unknown keys, wrong types (booleans are not numbers),
+        ``nan`` or ``inf``, negative or fractional days, minimums that do not
+        rise, repeated level ids.
+    """
     raw, source = read_rules(ladder, "ladder")
-    problems = [
-        f"unknown key {k!r}; allowed keys are {sorted(_KEYS)}" for k in raw if k not in _KEYS
-    ]
-    if raw.get("basis") not in BASES:
-        problems.append(f"basis {raw.get('basis')!r}; use one of {', '.join(BASES)}")
-    if raw.get("evaluation") not in CALENDARS:
-        problems.append(f"evaluation {raw.get('evaluation')!r}; use one of {', '.join(CALENDARS)}")
-    if raw.get("upgrade") not in ("immediate", "at_evaluation"):
-        problems.append("upgrade must be 'immediate' or 'at_evaluation'")
-    for key in ("window_days", "max_downgrade", "grace_days"):
-        if not isinstance(raw.get(key, 0), int) or raw.get(key, 0) < 0:
-            problems.append(f"{key} must be a whole number >= 0")
-    if raw.get("basis") in ("points_earned", "spend", "arpu") and not raw.get("window_days"):
-        problems.append(f"basis {raw.get('basis')!r} needs window_days > 0")
-    levels = raw.get("levels", [])
-    minimums = [lv.get("min") for lv in levels]
-    if len(levels) < 2:
-        problems.append("a ladder needs at least two [[levels]], lowest first")
-    elif not all(isinstance(m, int | float) for m in minimums) or any(
-        not a < b for a, b in itertools.pairwise(minimums)
-    ):
-        problems.append(f"levels' min {minimums} must rise strictly from the lowest level")
-    for i, level in enumerate(levels):
+    problems: list[str] = []
+    _unknown(raw, _KEYS, "", problems)
+    ladder_id = _text(raw, "id", "", problems)
+    name_zh = _text(raw, "name_zh", "", problems, default="")
+    name_en = _text(raw, "name_en", "", problems, default="")
+    basis = _choice(raw, "basis", "", BASES, problems)
+    evaluation = _choice(raw, "evaluation", "", CALENDARS, problems)
+    upgrade = raw.get("upgrade")
+    if upgrade not in _UPGRADES:
+        problems.append(
+            f"upgrade must be 'immediate' or 'at_evaluation', got "
+            f"{'nothing' if upgrade is None else _describe(upgrade)}{_suggest(upgrade, _UPGRADES)}"
+        )
+    days = "a whole number of days"
+    window_days = _whole(raw, "window_days", "", problems, default=0, low=0, noun=days)
+    max_downgrade = _whole(
+        raw, "max_downgrade", "", problems, default=1, low=1, noun="a whole number of levels"
+    )
+    grace_days = _whole(raw, "grace_days", "", problems, default=0, low=0, noun=days)
+    if basis in ("points_earned", "spend", "arpu") and window_days == 0:
+        problems.append(
+            f"basis {basis!r} needs window_days > 0: the trailing days it is measured over"
+        )
+    levels = _tables(
+        raw, "levels", "", problems, need="a ladder needs at least two [[levels]], lowest first"
+    )
+    minimums = []
+    for where, level in levels:
+        _unknown(level, _LEVEL_KEYS, where, problems)
         for key in ("id", "zh", "en"):
-            if not isinstance(level.get(key), str) or not level[key]:
-                problems.append(f"levels[{i}].{key} is missing")
+            _text(level, key, where, problems)
+        minimums.append(_number(level, "min", where, problems, low=0))
+        _flag(level, "lifetime", where, problems, default=False)
+        if "discount" in level:
+            _number(level, "discount", where, problems, low=0, high=1, high_open=True)
+    if len(levels) >= 2 and all(math.isfinite(m) for m in minimums):
+        if any(not a < b for a, b in itertools.pairwise(minimums)):
+            shown = [f"{m:g}" for m in minimums]
+            problems.append(
+                f"levels' min [{', '.join(shown)}] must rise strictly from the lowest level"
+            )
+    ids = [level.get("id") for _, level in levels]
+    repeated = sorted({i for i in ids if isinstance(i, str) and ids.count(i) > 1})
+    if repeated:
+        problems.append(f"level ids repeat: {repeated}; give each level its own id")
     if problems:
-        raise SchemeError(problems, source)
+        raise SchemeError(problems, source, "ladder")
     return Ladder(
-        id=raw["id"],
-        name_zh=raw.get("name_zh", ""),
-        name_en=raw.get("name_en", ""),
-        basis=raw["basis"],
-        window_days=int(raw.get("window_days", 0)),
-        evaluation=raw["evaluation"],
-        upgrade=raw["upgrade"],
-        max_downgrade=int(raw.get("max_downgrade", 1)),
-        grace_days=int(raw.get("grace_days", 0)),
-        levels=tuple(levels),
+        id=ladder_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        basis=basis,
+        window_days=window_days,
+        evaluation=evaluation,
+        upgrade=upgrade,
+        max_downgrade=max_downgrade,
+        grace_days=grace_days,
+        levels=tuple(level for _, level in levels),
     )
 
 

@@ -22,7 +22,17 @@ import polars as pl
 
 from clv.data import _as_date
 from clv.programmes._rules import read_rules
-from clv.tiers import SchemeError
+from clv.tiers import (
+    SchemeError,
+    _choice,
+    _describe,
+    _number,
+    _suggest,
+    _table,
+    _text,
+    _unknown,
+    _whole,
+)
 
 __all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
 
@@ -60,46 +70,70 @@ class PointsRules:
 
 
 def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
-    """Load and validate points rules: a packaged name or a TOML path."""
+    """Load and validate points rules: a packaged name or a TOML path.
+
+    Raises
+    ------
+    SchemeError
+        Listing every mistake of the file with its key path (``expiry_days``,
+        ``events.review``, ``once_per_customer.events[0]``): unknown keys, wrong
+        types (booleans are not numbers), ``nan`` or ``inf``, negative rates,
+        fractional points or days.
+    """
     raw, source = read_rules(rules, "points rules")
-    problems = [
-        f"unknown key {k!r}; allowed keys are {sorted(_KEYS)}" for k in raw if k not in _KEYS
-    ]
-    for key in ("id", "name_zh", "name_en"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            problems.append(f"{key} is missing or empty")
-    rate = raw.get("points_per_currency_unit")
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate < 0:
-        problems.append(f"points_per_currency_unit must be a number >= 0, got {rate!r}")
-    if raw.get("rounding", "floor") not in _ROUNDING:
-        problems.append(f"rounding {raw.get('rounding')!r}; use floor, round or ceil")
-    off = raw.get("points_per_currency_off")
-    if not isinstance(off, int) or isinstance(off, bool) or off <= 0:
-        problems.append(f"points_per_currency_off must be a whole number > 0, got {off!r}")
-    expiry = raw.get("expiry_days")
-    if not isinstance(expiry, int) or isinstance(expiry, bool) or expiry <= 0:
-        problems.append(f"expiry_days must be a whole number of days > 0, got {expiry!r}")
-    events = raw.get("events", {})
-    if not isinstance(events, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in events.values()
-    ):
-        problems.append("events must map each event type to whole points >= 0")
-        events = {}
-    once = raw.get("once_per_customer", {}).get("events", [])
+    problems: list[str] = []
+    _unknown(raw, _KEYS, "", problems)
+    rules_id = _text(raw, "id", "", problems)
+    name_zh = _text(raw, "name_zh", "", problems)
+    name_en = _text(raw, "name_en", "", problems)
+    rate = _number(raw, "points_per_currency_unit", "", problems, low=0)
+    rounding = _choice(raw, "rounding", "", _ROUNDING, problems, default="floor")
+    off = _whole(raw, "points_per_currency_off", "", problems, low=0, low_open=True)
+    expiry = _whole(
+        raw, "expiry_days", "", problems, low=0, low_open=True, noun="a whole number of days"
+    )
+    events: dict[str, int] = {}
+    table = _table(raw, "events", "", problems)
+    for name in table or {}:
+        points = _whole(table, name, "events", problems, low=0, noun="a whole number of points")
+        events[name] = points
+    once: list[str] = []
+    once_table = _table(raw, "once_per_customer", "", problems)
+    if once_table is not None:
+        _unknown(once_table, {"events"}, "once_per_customer", problems)
+        listed = once_table.get("events", [])
+        if not isinstance(listed, list) or not listed:
+            problems.append(
+                "once_per_customer.events must be an array of event types, got "
+                f"{_describe(listed)}; list the event types rewarded once per customer, or "
+                "remove [once_per_customer]"
+            )
+            listed = []
+        for i, event in enumerate(listed):
+            if not isinstance(event, str):
+                problems.append(
+                    f"once_per_customer.events[{i}] must be an event type in quotes, got "
+                    f"{_describe(event)}"
+                )
+            else:
+                once.append(event)
     unknown = [e for e in once if e not in events]
     if unknown:
-        problems.append(f"once_per_customer.events {unknown} are not event types {sorted(events)}")
+        hints = "".join(_suggest(e, events) for e in unknown)
+        problems.append(
+            f"once_per_customer.events {unknown} are not event types {sorted(events)}{hints}"
+        )
     if problems:
-        raise SchemeError(problems, source)
+        raise SchemeError(problems, source, "points rules")
     return PointsRules(
-        id=raw["id"],
-        name_zh=raw["name_zh"],
-        name_en=raw["name_en"],
-        points_per_currency_unit=float(rate),
-        rounding=raw.get("rounding", "floor"),
+        id=rules_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        points_per_currency_unit=rate,
+        rounding=rounding,
         points_per_currency_off=off,
         expiry_days=expiry,
-        events=dict(events),
+        events=events,
         once_per_customer=frozenset(once),
     )
 

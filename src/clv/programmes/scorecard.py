@@ -30,7 +30,19 @@ import numpy as np
 import polars as pl
 
 from clv.programmes._rules import read_rules
-from clv.tiers import SchemeError
+from clv.tiers import (
+    SchemeError,
+    _choice,
+    _flag,
+    _number,
+    _numbers,
+    _suggest,
+    _table,
+    _tables,
+    _text,
+    _unknown,
+    _whole,
+)
 
 __all__ = ["GRADES", "Scorecard", "ScorecardError", "grade_accounts", "load_scorecard"]
 
@@ -77,66 +89,146 @@ class Scorecard:
     plans: dict[str, dict[str, Any]]
 
 
+_TOP_KEYS = {"id", "name_zh", "name_en", "combine", "criteria", "plans"}
+_CRITERION_KEYS = {
+    "id",
+    "field",
+    "zh",
+    "en",
+    "weight",
+    "kind",
+    "strict",
+    "bounds",
+    "classes",
+    "require",
+}
+_PLAN_KEYS = {"visits_per_year", "delivery_target", "actions_en", "actions_zh"}
+
+
 def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
-    """Load and validate a scorecard: a packaged name or a TOML path."""
+    """Load and validate a scorecard: a packaged name or a TOML path.
+
+    Raises
+    ------
+    SchemeError
+        Listing every mistake of the file with its key path
+        (``criteria[0].bounds[2]``, ``plans.C.delivery_target``): unknown keys,
+        wrong types (booleans are not numbers), ``nan`` or ``inf``, weights
+        <= 0, bounds that do not fall, grades other than A-E, repeated ids.
+    """
     raw, source = read_rules(scorecard, "scorecard")
     problems: list[str] = []
-    for key in sorted(set(raw) - {"id", "name_zh", "name_en", "combine", "criteria", "plans"}):
-        problems.append(f"unknown key {key!r}")
-    combine = raw.get("combine", {})
-    rule = combine.get("rule", "weighted")
-    if rule not in _RULES:
-        problems.append(f"combine.rule {rule!r} is unknown; use one of {', '.join(_RULES)}")
+    _unknown(raw, _TOP_KEYS, "", problems)
+    card_id = _text(raw, "id", "", problems)
+    name_zh = _text(raw, "name_zh", "", problems, default="")
+    name_en = _text(raw, "name_en", "", problems, default="")
+    combine = _table(raw, "combine", "", problems) or {}
+    _unknown(combine, {"rule", "k"}, "combine", problems)
+    rule = _choice(combine, "rule", "combine", _RULES, problems, default="weighted")
+    k = _whole(combine, "k", "combine", problems, default=1, low=1)
     criteria = []
-    for i, c in enumerate(raw.get("criteria", [])):
-        where = f"criteria[{i}]"
-        kind = c.get("kind")
-        if kind not in ("numeric", "class"):
-            problems.append(f"{where}.kind {kind!r}; use 'numeric' or 'class'")
+    entries = _tables(
+        raw, "criteria", "", problems, need="the scorecard needs at least one [[criteria]]"
+    )
+    for where, c in entries:
+        _unknown(c, _CRITERION_KEYS, where, problems)
+        kind = _choice(c, "kind", where, ("numeric", "class"), problems)
+        texts = {key: _text(c, key, where, problems) for key in ("id", "field", "zh", "en")}
+        weight = _number(c, "weight", where, problems, default=1.0, low=0, low_open=True)
+        strict = _flag(c, "strict", where, problems, default=False)
+        if not kind:
             continue
-        for key in ("id", "field", "zh", "en"):
-            if not isinstance(c.get(key), str) or not c[key]:
-                problems.append(f"{where}.{key} is missing")
-        bounds = tuple(c.get("bounds", ()))
-        if kind == "numeric" and (
-            len(bounds) != len(GRADES) - 1 or any(not a > b for a, b in itertools.pairwise(bounds))
-        ):
-            problems.append(f"{where}.bounds must be 4 numbers falling from grade A to D")
-        classes = dict(c.get("classes", {}))
-        bad = sorted(g for g in classes.values() if g not in GRADES)
-        if kind == "class" and (not classes or bad):
-            problems.append(f"{where}.classes must map classes to grades A-E (bad: {bad})")
-        require = dict(c.get("require", {}))
-        require_field = require.pop("field", None)
+        bounds: tuple[float, ...] = ()
+        classes: dict[str, str] = {}
+        require_field = None
+        require: dict[str, float] = {}
+        other = ("classes",) if kind == "numeric" else ("bounds", "require", "strict")
+        for key in other:
+            if key in c:
+                problems.append(
+                    f"{where}.{key} is not used by {kind} criteria; remove it or change kind"
+                )
+        if kind == "numeric":
+            values = _numbers(
+                c, "bounds", where, problems, what="4 numbers falling from grade A to D"
+            )
+            if values is not None:
+                bounds = tuple(values)
+                if len(bounds) != len(GRADES) - 1 or any(
+                    not a > b for a, b in itertools.pairwise(bounds)
+                ):
+                    problems.append(
+                        f"{where}.bounds must be 4 numbers falling from grade A to D, got "
+                        f"{list(values)}"
+                    )
+            needs = _table(c, "require", where, problems)
+            if needs is not None:
+                at = f"{where}.require"
+                _unknown(needs, {"field", *GRADES[:-1]}, at, problems)
+                require_field = _text(needs, "field", at, problems)
+                for grade in GRADES[:-1]:
+                    if grade in needs:
+                        require[grade] = _number(needs, grade, at, problems)
+        else:
+            table = _table(
+                c, "classes", where, problems, need="map each recorded class to a grade A-E"
+            )
+            if table is not None and not table:
+                problems.append(f"{where}.classes is empty; map each recorded class to a grade A-E")
+            for name in table or {}:
+                classes[name] = _choice(table, name, f"{where}.classes", GRADES, problems)
         criteria.append(
             Criterion(
-                id=c.get("id", ""),
-                field=c.get("field", ""),
-                zh=c.get("zh", ""),
-                en=c.get("en", ""),
-                weight=float(c.get("weight", 1.0)),
+                id=texts["id"],
+                field=texts["field"],
+                zh=texts["zh"],
+                en=texts["en"],
+                weight=weight,
                 kind=kind,
                 bounds=bounds,
-                strict=bool(c.get("strict", False)),
+                strict=strict,
                 classes=classes,
                 require_field=require_field,
-                require={g: float(v) for g, v in require.items()},
+                require=require,
             )
         )
-    if not criteria:
-        problems.append("the scorecard needs at least one [[criteria]]")
-    plans = raw.get("plans", {})
-    missing_plans = [g for g in GRADES if g not in plans]
-    if missing_plans:
-        problems.append(f"plans for grades {missing_plans} are missing")
+    ids = [c.get("id") for _, c in entries]
+    repeated = sorted({i for i in ids if isinstance(i, str) and ids.count(i) > 1})
+    if repeated:
+        problems.append(f"criteria ids repeat: {repeated}; give each criterion its own id")
+    if entries and k > len(entries):
+        problems.append(
+            f"combine.k = {k} is more than the {len(entries)} criteria; give k <= {len(entries)}"
+        )
+    plans = _table(
+        raw, "plans", "", problems, need="give a plan per grade: [plans.A] ... [plans.E]"
+    )
+    if plans is not None:
+        for grade in sorted(set(plans) - set(GRADES)):
+            problems.append(
+                f"plans.{grade} is not a grade{_suggest(grade, GRADES)}; plans are for grades A-E"
+            )
+        missing_plans = [g for g in GRADES if g not in plans]
+        if missing_plans:
+            problems.append(f"plans for grades {missing_plans} are missing")
+        for grade in GRADES:
+            plan = _table(plans, grade, "plans", problems)
+            if plan is None:
+                continue
+            at = f"plans.{grade}"
+            _unknown(plan, _PLAN_KEYS, at, problems)
+            _whole(plan, "visits_per_year", at, problems, low=0)
+            _number(plan, "delivery_target", at, problems, low=0, high=1, noun="a share")
+            _text(plan, "actions_en", at, problems)
+            _text(plan, "actions_zh", at, problems)
     if problems:
-        raise SchemeError(problems, source)
+        raise SchemeError(problems, source, "scorecard")
     return Scorecard(
-        id=raw.get("id", ""),
-        name_zh=raw.get("name_zh", ""),
-        name_en=raw.get("name_en", ""),
+        id=card_id,
+        name_zh=name_zh,
+        name_en=name_en,
         rule=rule,
-        k=int(combine.get("k", 1)),
+        k=k,
         criteria=tuple(criteria),
         plans=plans,
     )

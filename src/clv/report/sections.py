@@ -29,6 +29,7 @@ from clv.models import (
     fit_spend_model,
 )
 from clv.paths import PROJECT_ROOT
+from clv.programmes.inputs import EventsInput
 from clv.report.config import RunConfig
 from clv.rfm import WindowCounts
 from clv.tiers import Grading
@@ -226,16 +227,20 @@ def ladder_comparison(
 
 
 def points_summary(
-    tx: TransactionLog, events: pl.DataFrame, observation_end: str, rules: str = "points_pollen"
+    tx: TransactionLog,
+    events: EventsInput,
+    observation_end: str,
+    rules: str = "points_pollen",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Build the points ledger of the orders and the (read and checked) events
-    up to ``observation_end``: totals (earned, redeemed, expired, balance,
-    members) and the rejected inputs counted by reason."""
+    """Build the points ledger of the orders and the events (as read by
+    :func:`clv.programmes.read_events`) up to ``observation_end``: totals
+    (earned, redeemed, expired, balance, members) and the rejected inputs
+    counted by reason, those rejected on reading (blank ids, no date) included."""
     from clv.programmes import build_ledger
 
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end)
-    ledger = build_ledger(orders, rules, events=events, as_of=end)
+    ledger = build_ledger(orders, rules, events=events.data, as_of=end)
     balances = ledger.balances()
     totals = pl.DataFrame(
         {
@@ -255,7 +260,16 @@ def points_summary(
             ],
         }
     )
-    reasons = ledger.rejected.group_by("reason").agg(pl.len().alias("customers")).sort("reason")
+    read = pl.DataFrame(
+        {"reason": list(events.counts()), "customers": list(events.counts().values())},
+        schema={"reason": pl.String, "customers": pl.UInt32},
+    )
+    reasons = (
+        pl.concat([ledger.rejected.group_by("reason").agg(pl.len().alias("customers")), read])
+        .group_by("reason")
+        .agg(pl.col("customers").sum())
+        .sort("reason")
+    )
     return totals, reasons
 
 
