@@ -30,8 +30,8 @@ lint: $(STAMP) ## fix lint and formatting in place
 report: $(STAMP) ## grade the bundled CDNOW sample quarterly into reports/ (see reports/index.html)
 	$(BIN)/clv report --sample
 
-lab: $(STAMP) ## open JupyterLab on notebooks/
-	$(BIN)/python -m pip install --quiet jupyterlab
+lab: $(STAMP) ## open JupyterLab on notebooks/ (installs the lab extra)
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP) ## time every stage at 100k, 1M and 10M transactions (writes benchmarks/RESULTS.md)

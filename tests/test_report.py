@@ -36,6 +36,7 @@ FILES = [
     "report.html",
     "graded_customers.parquet",
     "graded_customers.csv",
+    "graded_customers.xlsx",
     "summary.json",
     "models.txt",
 ]

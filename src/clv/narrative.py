@@ -2,10 +2,17 @@
 
 Each function takes results objects and returns Markdown: a few sentences a
 strategy team can read without statistics, with the numbers filled in.
+
+Strings that come from users' files (tier and ladder names, actions,
+playbooks, ids, file names, error messages quoting them) go into the Markdown
+through :func:`escape_markdown`, so they show as plain text: never as a link,
+markup, raw HTML or math. :class:`Table` HTML-escapes every header and cell.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +26,7 @@ __all__ = [
     "Table",
     "backtest",
     "backtest_statistics",
+    "escape_markdown",
     "fit_outcome",
     "independence",
     "ladder",
@@ -32,6 +40,34 @@ __all__ = [
     "tiers",
     "written",
 ]
+
+
+# Markdown and math specials; & < > become HTML character references instead
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|$~])")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029]")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as plain text inside Markdown: shown as written, never read as
+    markup, a link, raw HTML or math.
+
+    Backslash-escapes the Markdown and math specials
+    ``\\ ` * _ { } [ ] ( ) # + - . ! | $ ~`` and writes ``&``, ``<`` and ``>``
+    as HTML character references (``&amp;``, ``&lt;``, ``&gt;``); line breaks
+    become spaces, so the text cannot start a heading, list or code block.
+    ``[x](javascript:alert(1))`` becomes ``\\[x\\]\\(javascript:alert\\(1\\)\\)``.
+    """
+    flat = _LINE_BREAKS.sub(" ", str(text))
+    return html.escape(_MARKDOWN_SPECIALS.sub(r"\\\1", flat), quote=False)
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span: shown literally (code spans take no
+    escapes), fenced with more backticks than the text holds in a row."""
+    flat = _LINE_BREAKS.sub(" ", str(text))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def _pick(lang: str, en: str, zh: str) -> str:
@@ -113,7 +149,7 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
         _pick(lang, "The tiers rank future value in order.", "各等级的未来价值排序正确。")
         if not result.rank_violations
         else _pick(lang, "Out of order: ", "排序不一致：")
-        + "; ".join(result.rank_violations)
+        + "; ".join(escape_markdown(v) for v in result.rank_violations)
         + _pick(lang, ".", "。")
     )
     slope = result.glm_calibration.params[1]
@@ -137,12 +173,13 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
 def thresholds(grading: Grading, lang: str = "en") -> str:
     table = grading.tier_table()
     top = table.row(0, named=True)
+    top_name = escape_markdown(top["tier_name"])
     text = _pick(
         lang,
-        f"**Thresholds:** the top tier ({top['tier_name']}) starts at a predicted value of "
+        f"**Thresholds:** the top tier ({top_name}) starts at a predicted value of "
         f"{top['threshold']:,.2f} and holds {top['share_customers']:.1%} of customers but "
         f"{top['share_clv']:.0%} of predicted value.",
-        f"**门槛：** 最高等级（{top['tier_name']}）的预测价值门槛为 {top['threshold']:,.2f}，"
+        f"**门槛：** 最高等级（{top_name}）的预测价值门槛为 {top['threshold']:,.2f}，"
         f"以 {top['share_customers']:.1%} 的客户占预测价值的 {top['share_clv']:.0%}。",
     )
     s = grading.stability
@@ -164,13 +201,14 @@ def tiers(grading: Grading, lang: str = "en") -> str:
     value = at_stake["clv"].sum()
     top = grading.scheme.tiers[0]
     top_risk = at_stake.filter(pl.col("tier") == top.id)["customers"].sum()
+    top_en, top_zh = escape_markdown(top.name("en")), escape_markdown(top.name("zh"))
     return _pick(
         lang,
         f"**Value at stake:** customers outside the healthiest risk band hold {value:,.0f} of "
-        f"predicted value; {top_risk:,} of them are {top.name('en')} customers, for whom the "
+        f"predicted value; {top_risk:,} of them are {top_en} customers, for whom the "
         "grid's action applies first.",
         f"**风险价值：** 处于流失风险中的客户共持有 {value:,.0f} 的预测价值；其中 {top_risk:,} 位为"
-        f"{top.name('zh')}客户，应优先执行矩阵中的对应行动。",
+        f"{top_zh}客户，应优先执行矩阵中的对应行动。",
     )
 
 
@@ -195,7 +233,7 @@ def migration(result: Migration, lang: str = "en") -> str:
 
 
 def written(paths: list[Path], lang: str = "en") -> str:
-    names = ", ".join(f"`{p.name}`" for p in paths)
+    names = ", ".join(_code(Path(p).name) for p in paths)
     return _pick(lang, f"Saved with this report: {names}.", f"已随本报告保存：{names}。")
 
 
@@ -290,8 +328,6 @@ class Table:
         return str(value)
 
     def _repr_html_(self) -> str:
-        import html
-
         left = " style='text-align:left'"
         head = "".join(f"<th>{html.escape(self._header(c))}</th>" for c in self.frame.columns)
         body = "".join(
@@ -327,40 +363,60 @@ def fit_outcome(outcome, lang: str = "en") -> str:
     """Visible warnings about model fits that failed or needed a fallback
     (:class:`clv.report.FitOutcome`); empty when all went to plan."""
     parts = []
+    purchase_error = escape_markdown(outcome.purchase_error or "")
+    spend_error = escape_markdown(outcome.spend_error or "")
     if outcome.purchase is None:
         parts.append(
             _pick(
                 lang,
-                f"> **⚠ Warning: no purchase model could be fitted.** {outcome.purchase_error} "
+                f"> **⚠ Warning: no purchase model could be fitted.** {purchase_error} "
                 "The sections that need predictions are skipped in this report.",
-                f"> **⚠ 警告：无法拟合购买模型。** {outcome.purchase_error} "
-                "需要预测的部分在本报告中略过。",
+                f"> **⚠ 警告：无法拟合购买模型。** {purchase_error} 需要预测的部分在本报告中略过。",
             )
         )
     elif len(outcome.attempts) > 1:
         used = outcome.attempts[-1]
+        model = escape_markdown(used.model)
         parts.append(
             _pick(
                 lang,
                 f"> **⚠ Fallback used:** the requested model did not converge; the report uses "
-                f"{used.model} with penalizer {used.penalizer:g} after {len(outcome.attempts) - 1} "
+                f"{model} with penalizer {used.penalizer:g} after {len(outcome.attempts) - 1} "
                 "failed tries.",
                 "> **⚠ 已使用备选方案：** 所选模型未收敛；"
                 f"经过 {len(outcome.attempts) - 1} 次失败尝试后，"
-                f"本报告使用 {used.model}（惩罚系数 {used.penalizer:g}）。",
+                f"本报告使用 {model}（惩罚系数 {used.penalizer:g}）。",
             )
         )
     if outcome.spend is None:
         parts.append(
             _pick(
                 lang,
-                f"> **⚠ Warning: no spend model.** {outcome.spend_error} Each customer's own mean "
+                f"> **⚠ Warning: no spend model.** {spend_error} Each customer's own mean "
                 "spend per purchase is used instead.",
-                f"> **⚠ 警告：无消费模型。** {outcome.spend_error} "
-                "改用每位客户自身的平均每次消费额。",
+                f"> **⚠ 警告：无消费模型。** {spend_error} 改用每位客户自身的平均每次消费额。",
             )
         )
     return "\n\n".join(parts)
+
+
+def failure(failed, lang: str = "en") -> str:
+    """A visible note for an optional section that could not be computed
+    (:class:`clv.report.SectionFailure`), with the reason of every try; the
+    rest of the report stands."""
+    section = escape_markdown(failed.section)
+    reason = escape_markdown(failed.error)
+    tries = "".join(
+        f"\n> - {escape_markdown(a.model)} (penalizer {a.penalizer:g}): "
+        + escape_markdown(a.error or _pick(lang, "fitted", "拟合成功"))
+        for a in failed.attempts
+    )
+    return _pick(
+        lang,
+        f"> **⚠ This section could not be computed: {section}.** {reason} The rest of the "
+        f"report does not depend on it and stands.{tries}",
+        f"> **⚠ 本部分无法计算：{section}。** {reason} 报告其余部分不依赖于此，仍然有效。{tries}",
+    )
 
 
 def skipped(lang: str = "en") -> str:
@@ -374,6 +430,7 @@ def skipped(lang: str = "en") -> str:
 def ladder(verdicts: dict[str, int], ladder_name: str, lang: str = "en") -> str:
     """How a rule-based ladder agrees with the CLV-grounded tiers."""
     over, under = verdicts.get("over-graded", 0), verdicts.get("under-graded", 0)
+    ladder_name = escape_markdown(ladder_name)
     same = verdicts.get("agrees", 0)
     return _pick(
         lang,

@@ -1,12 +1,32 @@
 """The files a report run leaves beside its HTML: the graded customer table
-(Parquet, CSV), ``summary.json`` and ``models.txt``."""
+(Parquet, CSV, Excel), ``summary.json`` and ``models.txt``.
+
+- ``graded_customers.parquet`` keeps every value as computed, at full precision;
+  it is the table later runs read back.
+- ``graded_customers.csv`` and ``graded_customers.xlsx`` are for people opening
+  them in a spreadsheet. Scores are rounded (:data:`COLUMNS` gives the decimals
+  of each column) and text is neutralised against formula injection with the
+  OWASP convention: a text cell that begins with ``=``, ``+``, ``-``, ``@``, a
+  tab or a carriage return gets a leading apostrophe ``'``, so that a
+  spreadsheet shows it as text instead of evaluating it
+  (:func:`neutralise_formulas`); numbers stay numbers. The CSV is UTF-8 with a
+  byte-order mark, so that Excel reads Chinese text correctly. The Excel file
+  has a second sheet, ``columns``, saying what each column means and in which
+  unit.
+- ``summary.json`` is strict JSON: NaN and infinities are written as ``null``,
+  counts as numbers, and paths outside the project as their file name only.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
-from typing import Any
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -14,11 +34,332 @@ import polars as pl
 from clv.backtest import BacktestResult
 from clv.migration import Migration
 from clv.models import PurchaseModelResults, SpendModelResults
+from clv.paths import PROJECT_ROOT
 from clv.report.errors import ReportError
-from clv.report.sections import headline
+from clv.report.sections import SectionFailure, headline
 from clv.tiers import Grading
 
-__all__ = ["save_outputs"]
+__all__ = [
+    "COLUMNS",
+    "ColumnInfo",
+    "column_descriptions",
+    "neutralise_formulas",
+    "round_scores",
+    "save_outputs",
+    "summary_json",
+]
+
+
+class ColumnInfo(NamedTuple):
+    """What a column of the graded customer table holds.
+
+    ``unit_en`` and ``unit_zh`` may hold ``{time_en}``/``{time_zh}`` (the
+    summary's time unit) and ``{horizon_en}``/``{horizon_zh}`` (the CLV
+    horizon), filled in by :func:`column_descriptions`. ``decimals`` is the
+    rounding of the column in the CSV and Excel files (``None``: not rounded).
+    """
+
+    meaning_en: str
+    meaning_zh: str
+    unit_en: str
+    unit_zh: str
+    decimals: int | None = None
+
+
+#: The columns of the graded customer table: meaning, unit and the decimals
+#: kept in the CSV and Excel files. The Excel file's ``columns`` sheet is built
+#: from this table, and so is the rounding.
+COLUMNS: dict[str, ColumnInfo] = {
+    "customer_id": ColumnInfo(
+        "Customer identifier, as in the transaction log", "客户编号（与交易记录一致）", "–", "–"
+    ),
+    "tier": ColumnInfo("Tier code in the tier scheme", "分级方案中的等级代码", "–", "–"),
+    "tier_rank": ColumnInfo(
+        "Rank of the tier; 1 is the top tier", "等级序号，1 为最高等级", "rank", "序号"
+    ),
+    "tier_name": ColumnInfo("Tier name in the report's language", "等级名称（报告语言）", "–", "–"),
+    "risk_band": ColumnInfo(
+        "Churn-risk band of the tier scheme", "分级方案中的流失风险区间", "–", "–"
+    ),
+    "status": ColumnInfo(
+        "graded; provisional (too new to grade); one_time (no repeat purchase); lost",
+        "graded 已分级；provisional 暂定（太新，无法分级）；one_time 仅购一次；lost 已流失",
+        "–",
+        "–",
+    ),
+    "action": ColumnInfo(
+        "Recommended action for the customer's tier and risk band",
+        "该等级与风险区间的建议行动",
+        "–",
+        "–",
+    ),
+    "clv": ColumnInfo(
+        "Predicted customer lifetime value: discounted expected spend over the horizon",
+        "预测客户终身价值：预测期内折现后的预期消费",
+        "currency units over {horizon_en}",
+        "货币单位，{horizon_zh}",
+        2,
+    ),
+    "p_alive": ColumnInfo(
+        "Probability that the customer is still active (has not stopped buying)",
+        "客户仍活跃（未流失）的概率",
+        "probability, 0 to 1",
+        "概率，0 至 1",
+        4,
+    ),
+    "churn_probability": ColumnInfo(
+        "Probability that the customer has stopped buying (1 - p_alive)",
+        "客户已流失的概率（1 - p_alive）",
+        "probability, 0 to 1",
+        "概率，0 至 1",
+        4,
+    ),
+    "expected_purchases": ColumnInfo(
+        "Expected number of purchases over the horizon",
+        "预测期内的预期购买次数",
+        "purchases over {horizon_en}",
+        "次，{horizon_zh}",
+        4,
+    ),
+    "expected_order_value": ColumnInfo(
+        "Expected spend per purchase (spend model, or the customer's own mean)",
+        "预期每次购买金额（消费模型，或客户自身的平均值）",
+        "currency units per purchase",
+        "货币单位／次",
+        2,
+    ),
+    "frequency": ColumnInfo(
+        "Repeat purchases: purchase periods after the first (0 for one purchase)",
+        "重复购买次数：首次之后的购买期数（仅购买一次为 0）",
+        "purchases",
+        "次",
+    ),
+    "recency": ColumnInfo(
+        "Time from the customer's first to last purchase",
+        "首次购买至最后一次购买的时长",
+        "{time_en}",
+        "{time_zh}",
+        2,
+    ),
+    "T": ColumnInfo(
+        "Customer age: time from the first purchase to the end of observation",
+        "客户年龄：首次购买至观察期末的时长",
+        "{time_en}",
+        "{time_zh}",
+        2,
+    ),
+    "monetary_value": ColumnInfo(
+        "Mean spend of the repeat purchases, first purchase left out (0 without repeats)",
+        "重复购买的平均金额，不含首次购买（无重复购买为 0）",
+        "currency units per purchase",
+        "货币单位／次",
+        2,
+    ),
+    "revenue": ColumnInfo(
+        "Total past spend up to the end of observation",
+        "观察期末之前的历史消费总额",
+        "currency units",
+        "货币单位",
+        2,
+    ),
+    "previous_tier": ColumnInfo(
+        "Tier code in the previous period's grading (empty: new, or no previous grading)",
+        "上期等级代码（为空：新客户或无上期分级）",
+        "–",
+        "–",
+    ),
+    "previous_tier_rank": ColumnInfo(
+        "Rank of the previous tier; 1 is the top tier",
+        "上期等级序号，1 为最高等级",
+        "rank",
+        "序号",
+    ),
+}
+
+_UNKNOWN = ColumnInfo("", "", "", "")
+_TIME_UNITS = {"D": ("days", "天"), "W": ("weeks", "周"), "M": ("months", "月")}
+
+# OWASP: cells a spreadsheet would evaluate begin with one of these characters
+_FORMULA_START = r"^([=+\-@\t\r])"
+
+_THOUSANDS = re.compile(r"-?(0|[1-9]\d{0,2}(,\d{3})*)")
+_DECIMAL = re.compile(r"-?\d+\.\d+([eE][-+]?\d+)?")
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Make every text cell of ``frame`` safe to open in a spreadsheet.
+
+    A text cell that a spreadsheet would evaluate as a formula, i.e. one that
+    begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, gets a
+    leading apostrophe ``'`` (the OWASP convention against CSV injection):
+    ``=HYPERLINK(...)`` becomes ``'=HYPERLINK(...)``. Categorical and enum
+    columns become text; numeric, date and other columns are left as they are,
+    so ``-5`` in a numeric column stays the number -5.
+    """
+    text = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+    ]
+    return frame.with_columns(pl.col(text).cast(pl.String).str.replace(_FORMULA_START, "'${1}"))
+
+
+def round_scores(frame: pl.DataFrame) -> pl.DataFrame:
+    """Round the scores of a graded table for people to read: money to 2
+    decimals, probabilities and expected purchases to 4, recency and ``T`` to
+    2 (the ``decimals`` of :data:`COLUMNS`). NaN becomes null (an empty cell)."""
+    floats = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype.is_float() and COLUMNS.get(name, _UNKNOWN).decimals is not None
+    ]
+    return frame.with_columns(
+        pl.col(name).fill_nan(None).round(COLUMNS[name].decimals) for name in floats
+    )
+
+
+def column_descriptions(
+    columns: list[str] | None = None,
+    *,
+    time_unit: str = "W",
+    horizon_days: float | None = None,
+) -> pl.DataFrame:
+    """The meaning and unit of each column (all of :data:`COLUMNS` when
+    ``columns`` is None), with the time unit (``"D"``, ``"W"`` or ``"M"``) and
+    the CLV horizon filled in: ``column``, ``meaning_en``, ``meaning_zh``,
+    ``unit_en``, ``unit_zh``. A column not in :data:`COLUMNS` has empty texts."""
+    time_en, time_zh = _TIME_UNITS.get(time_unit, (time_unit, time_unit))
+    if horizon_days is None:
+        horizon_en, horizon_zh = "the prediction horizon", "预测期内"
+    else:
+        horizon_en, horizon_zh = f"{horizon_days:g} days", f"{horizon_days:g} 天内"
+    fill = {
+        "time_en": time_en,
+        "time_zh": time_zh,
+        "horizon_en": horizon_en,
+        "horizon_zh": horizon_zh,
+    }
+    rows = []
+    for name in list(COLUMNS) if columns is None else columns:
+        info = COLUMNS.get(name, _UNKNOWN)
+        rows.append(
+            {
+                "column": name,
+                "meaning_en": info.meaning_en,
+                "meaning_zh": info.meaning_zh,
+                "unit_en": info.unit_en.format(**fill),
+                "unit_zh": info.unit_zh.format(**fill),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema=dict.fromkeys(
+            ("column", "meaning_en", "meaning_zh", "unit_en", "unit_zh"), pl.String
+        ),
+    )
+
+
+def _display_path(text: str, root: Path) -> str:
+    """A path as it may travel with a report: relative to ``root`` inside it,
+    the file name only outside it. Text that is no absolute path is kept."""
+    native = PureWindowsPath if os.name == "nt" else PurePosixPath
+    for flavour in (PurePosixPath, PureWindowsPath):
+        path = flavour(text)
+        if not path.is_absolute():
+            continue
+        if flavour is native:
+            local = Path(os.path.normpath(text))
+            for inside, top in ((local, root), (local.resolve(), root.resolve())):
+                if inside.is_relative_to(top):
+                    return inside.relative_to(top).as_posix()
+        return path.name
+    return text
+
+
+def _fact_value(item: str, value: Any, root: Path) -> Any:
+    """A fact of the run's facts table as JSON: integers written with thousands
+    separators (``2,357``) as numbers, numeric parameters as numbers, absolute
+    paths as shown by :func:`_display_path`; versions and checksums as text."""
+    if not isinstance(value, str):
+        return value
+    if item.startswith("version") or item.endswith("sha256"):
+        return value
+    if _THOUSANDS.fullmatch(value):
+        return int(value.replace(",", ""))
+    if item.startswith("parameter ") and _DECIMAL.fullmatch(value):
+        return float(value)
+    return _display_path(value, root)
+
+
+def _strict(value: Any, root: Path) -> Any:
+    """``value`` with only JSON types: NaN and infinities as None, numpy
+    scalars and arrays as Python numbers and lists, dates as ISO text, paths
+    as shown by :func:`_display_path`."""
+    if isinstance(value, dict):
+        return {str(k): _strict(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_strict(v, root) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_strict(v, root) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return _strict(value.item(), root)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return _display_path(str(value), root)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def summary_json(summary: dict[str, Any], root: Path = PROJECT_ROOT) -> str:
+    """``summary`` as strict JSON text (RFC 8259): NaN and infinities as
+    ``null``, no NaN literal anywhere (``allow_nan=False``), paths outside
+    ``root`` as their file name only."""
+    return json.dumps(_strict(summary, root), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _time_unit(grading: Grading, purchase: PurchaseModelResults) -> str:
+    if "time_unit" in grading.customers.columns and grading.customers.height:
+        return str(grading.customers["time_unit"].cast(pl.String)[0])
+    return purchase.time_unit
+
+
+def _horizon_days(facts: pl.DataFrame) -> float | None:
+    found = dict(facts.rows()).get("parameter horizon_days")
+    try:
+        return float(str(found).replace(",", "")) if found is not None else None
+    except ValueError:
+        return None
+
+
+def _write_excel(path: Path, table: pl.DataFrame, descriptions: pl.DataFrame) -> None:
+    """The graded table on a first sheet, the column descriptions on a second."""
+    from xlsxwriter import Workbook  # polars writes Excel through xlsxwriter
+
+    options = {
+        # cells are data, never formulas, links or numbers parsed from text
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "nan_inf_to_errors": True,
+    }
+    formats = {
+        name: "0" if COLUMNS[name].decimals == 0 else "0." + "0" * COLUMNS[name].decimals
+        for name, dtype in table.schema.items()
+        if dtype.is_float() and name in COLUMNS and COLUMNS[name].decimals is not None
+    }
+    with Workbook(path, options) as workbook:
+        table.write_excel(
+            workbook,
+            "graded_customers",
+            column_formats=formats,
+            autofit=True,
+            freeze_panes=(1, 1),
+        )
+        descriptions.write_excel(workbook, "columns", autofit=True, freeze_panes=(1, 1))
 
 
 def save_outputs(
@@ -31,8 +372,22 @@ def save_outputs(
     facts: pl.DataFrame,
     backtest: BacktestResult | None = None,
     migration: Migration | None = None,
+    time_unit: str | None = None,
+    horizon_days: float | None = None,
+    failures: Sequence[SectionFailure] = (),
 ) -> list[Path]:
-    """Write a period's tables into ``output_dir`` (the run's staging folder).
+    """Write a period's tables into ``output_dir`` (the run's staging folder):
+    ``graded_customers.parquet`` (full precision, values as computed),
+    ``graded_customers.csv`` (UTF-8 with BOM) and ``graded_customers.xlsx``
+    (rounded, formulas neutralised, a ``columns`` sheet describing each
+    column), ``summary.json`` (strict JSON) and ``models.txt``.
+
+    ``failures`` lists the optional sections that could not be computed
+    (``failed_sections`` in ``summary.json``, each with its reason and tries).
+
+    ``time_unit`` (of recency and T) defaults to the graded customers'
+    ``time_unit`` column, else the purchase model's; ``horizon_days`` (of CLV
+    and expected purchases) to the ``parameter horizon_days`` fact.
 
     Returns the paths written.
     """
@@ -64,7 +419,7 @@ def save_outputs(
         "p_alive_mean",
     )
     summary = {
-        "facts": dict(facts.rows()),
+        "facts": {item: _fact_value(item, value, PROJECT_ROOT) for item, value in facts.rows()},
         "scheme": grading.scheme.id,
         "method": grading.scheme.method,
         "score": grading.scheme.score,
@@ -79,26 +434,25 @@ def save_outputs(
         "spend_model": (
             {"params": spend.params, "loglik": spend.loglik} if spend is not None else None
         ),
+        "failed_sections": [failure.as_dict() for failure in failures],
     }
     written = [
         folder / "graded_customers.parquet",
         folder / "graded_customers.csv",
+        folder / "graded_customers.xlsx",
         folder / "summary.json",
         folder / "models.txt",
     ]
     graded.write_parquet(written[0])
-    graded.write_csv(written[1])
-    written[2].write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8"
+    readable = neutralise_formulas(round_scores(graded))
+    readable.write_csv(written[1], include_bom=True)
+    descriptions = column_descriptions(
+        graded.columns,
+        time_unit=time_unit or _time_unit(grading, purchase),
+        horizon_days=horizon_days if horizon_days is not None else _horizon_days(facts),
     )
+    _write_excel(written[2], readable, neutralise_formulas(descriptions))
+    written[3].write_text(summary_json(summary) + "\n", encoding="utf-8")
     spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
-    written[3].write_text(f"{purchase.summary()}\n\n{spend_text}\n", encoding="utf-8")
+    written[4].write_text(f"{purchase.summary()}\n\n{spend_text}\n", encoding="utf-8")
     return written
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dt.date | Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
