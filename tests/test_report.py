@@ -140,48 +140,84 @@ def test_failing_cell_is_named_and_previous_report_kept(published):
     assert not [p for p in reports.iterdir() if p.name.startswith(".1998-06")]
 
 
-def test_killed_run_leaves_previous_report_intact(published):
+# (what to wait for, seconds after it) for each kill of a real `clv report`:
+# soon after start, while the notebook runs, and around the publish swap
+KILL_INSTANTS = [
+    ("start", 0.3),
+    ("staging", 0.5),
+    ("staging", 4.0),
+    ("html", 0.0),
+    ("html", 0.002),
+    ("html", 0.01),
+    ("html", 0.05),
+]
+
+
+def _wait_for(reports: Path, what: str, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        stagings = list(reports.glob(".staging-1998-06-*"))
+        if what == "staging" and any((p / "grading_report.ipynb").exists() for p in stagings):
+            return True
+        if what == "html" and any((p / "report.html").exists() for p in stagings):
+            return True
+        time.sleep(0.001 if what == "html" else 0.05)
+    return False
+
+
+def _complete(folder: Path) -> bool:
+    names = sorted(p.name for p in folder.iterdir())
+    if names != sorted(FILES):
+        return False
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return html.rstrip().endswith("</html>")
+
+
+@pytest.mark.slow
+def test_killed_runs_leave_the_old_or_the_new_report(published):
+    """Kill `clv report` (SIGKILL, whole process group) at many instants across
+    a run, including around the publish swap; every time reports/1998-06 is
+    the old report byte for byte or a complete new one, and the next run
+    cleans every leftover."""
     reports, folder = published
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    index_before = (reports / "index.html").read_bytes()
     command = [
-        sys.executable,
-        "-m",
-        "clv.cli",
-        "report",
-        "--data",
-        "data/cdnow/CDNOW_sample.csv",
-        "--period",
-        "1998-06",
-        "--observation-end",
-        "1998-06-30",
-        "--reports-dir",
-        str(reports),
+        *(sys.executable, "-m", "clv.cli", "report", "--sample"),
+        *("--period", "1998-06", "--observation-end", "1998-06-30"),
+        *("--bootstrap", "20", "--lang", "zh", "--reports-dir", str(reports)),
     ]
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        # wait until the run is executing its notebook into a staging folder
-        while time.monotonic() < deadline:
-            staging = [
-                p for p in reports.glob(".1998-06-*") if (p / "grading_report.ipynb").exists()
-            ]
-            if staging:
-                break
-            time.sleep(0.1)
-        assert staging, "the run never started executing"
-        time.sleep(1.0)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert (reports / "index.html").read_bytes() == index_before
+    outcomes = []
+    for what, delay in KILL_INSTANTS:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if what != "start":
+                assert _wait_for(reports, what, time.monotonic() + 120), f"never reached {what}"
+            time.sleep(delay)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        assert folder.is_dir(), f"no report after a kill at {what}+{delay}s"
+        now = {p.name: p.read_bytes() for p in folder.iterdir()}
+        if now == before:
+            outcomes.append("old")
+        else:
+            assert _complete(folder), f"a partial report after a kill at {what}+{delay}s"
+            outcomes.append("new")
+            before = now
+        assert (reports / "index.html").is_file()
+    assert "old" in outcomes  # the kills did land before the swap
+    # the next run publishes and removes what the killed runs left behind
+    assert main([*command[3:]]) == 0
+    leftovers = [p.name for p in reports.iterdir() if p.name.startswith((".staging", ".old"))]
+    assert leftovers == []
+    assert not list(reports.glob(".index*"))
+    assert _complete(folder)
 
 
 def test_range_compares_each_period_with_the_last(tmp_path, capsys):

@@ -95,7 +95,12 @@ def run_period(
                 f"report {config.period}: {message}; the previous report (if any) is unchanged; "
                 f"the failed notebook is {kept}"
             ) from None
-        render_html(notebook, staging / "report.html", lang=config.lang)
+        render_html(
+            notebook,
+            staging / "report.html",
+            lang=config.lang,
+            title="客户分级报告" if config.lang == "zh" else "Customer grading report",
+        )
         publish(staging, target)
     finally:
         discard(staging)
