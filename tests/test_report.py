@@ -64,7 +64,11 @@ def test_a_run_writes_every_file(published):
     reports, folder = published
     assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert (reports / "index.html").is_file()
-    assert not [p for p in reports.iterdir() if p.name.startswith(".") and p.name != ".failed"]
+    assert not [
+        p
+        for p in reports.iterdir()
+        if p.name.startswith(".") and p.name not in (".failed", ".lock")
+    ]
     graded = pl.read_parquet(folder / "graded_customers.parquet")
     assert graded.height == 2357
     for column in (
@@ -99,8 +103,11 @@ def test_the_notebook_ran_on_this_interpreter(published):
     notebook = nbformat.read(folder / "grading_report.ipynb", as_version=4)
     injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "lang = " in injected[0].source
-    outputs = json.dumps([c.get("outputs", []) for c in notebook.cells])
-    assert sys.executable in outputs
+    # the kernel ran this environment: the versions it recorded are ours
+    facts = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["facts"]
+    assert facts["version python"] == sys.version.split()[0]
+    assert {k[8:]: v for k, v in facts.items() if k.startswith("version ")} == clv.report.versions()
+    assert sys.executable not in (folder / "report.html").read_text(encoding="utf-8")
 
 
 def test_html_has_every_section_and_no_code(published):
@@ -279,32 +286,105 @@ def test_period_cannot_escape_the_reports_folder(period):
 
 
 def test_cli_names_missing_arguments(capsys):
-    assert main(["report", "--data", "x.csv"]) == 2
+    with pytest.raises(SystemExit):
+        main(["report", "--data", "x.csv"])
     assert "--start and --end" in capsys.readouterr().err
-    assert main(["report", "--data", "x.csv", "--period", "p"]) == 2
+    with pytest.raises(SystemExit):
+        main(["report", "--data", "x.csv", "--period", "p"])
     assert "--observation-end" in capsys.readouterr().err
 
 
-def test_bad_data_fails_before_publishing(tmp_path, capsys):
+def test_bad_data_fails_before_a_kernel_starts(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,date,amount\n1,1998-01-01,-5\n", encoding="utf-8")
+    started = time.process_time()
     code = main(
         [
-            "report",
-            "--data",
-            str(bad),
-            "--period",
-            "x",
-            "--observation-end",
-            "1998-06-30",
-            "--reports-dir",
-            str(tmp_path / "reports"),
+            *("report", "--data", str(bad), "--period", "x"),
+            *("--observation-end", "1998-06-30", "--reports-dir", str(tmp_path / "reports")),
         ]
     )
     assert code == 1
     err = capsys.readouterr().err
-    assert "cell 'load' failed: TransactionDataError" in err and "negative amounts" in err
-    assert not (tmp_path / "reports" / "x").exists()
+    assert "negative amounts" in err and "cell" not in err  # no notebook was run
+    assert not (tmp_path / "reports").exists()
+    assert time.process_time() - started < 30  # no kernel; see benchmarks/startup.py
+
+
+def _failing_template(folder: Path) -> Path:
+    """A small report template that fails for one period (1998-05)."""
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('period = ""\noutput_dir = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        parameters,
+        nbformat.v4.new_code_cell(
+            'if period == "1998-05":\n    raise RuntimeError("no data for May")\nprint(period)'
+        ),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = folder / "template.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_range_goes_on_after_a_failed_period(tmp_path, monkeypatch, capsys):
+    import functools
+
+    from clv.report import run as run_module
+
+    template = _failing_template(tmp_path)
+    monkeypatch.setattr(
+        clv.report, "run_range", functools.partial(run_module.run_range, template=template)
+    )
+    reports = tmp_path / "reports"
+    code = main(
+        [
+            *("report", "--sample", "--start", "1998-04", "--end", "1998-06"),
+            *("--every", "month", "--reports-dir", str(reports)),
+        ]
+    )
+    assert code == 1
+    out, err = capsys.readouterr()
+    assert re.search(r"1998-04\s+published", out) and re.search(r"1998-06\s+published", out)
+    assert re.search(r"1998-05\s+FAILED .*no data for May", out)
+    assert "1 of 3 periods failed" in err
+    assert (reports / "1998-04" / "report.html").is_file()
+    assert (reports / "1998-06" / "report.html").is_file()
+    assert not (reports / "1998-05").exists()
+
+
+def test_a_failed_backtest_still_publishes_the_report(tmp_path):
+    # every customer buys once before the calibration end and again after it:
+    # the back-test's calibration fit has no repeat buyer, the period's fit has
+    rows = []
+    for i in range(400):
+        rows.append(f"c{i},2020-01-{1 + i % 28:02d},{10 + i % 7}")
+        rows.append(f"c{i},2020-{3 + i % 4:02d}-{1 + i % 28:02d},{12 + i % 5}")
+        if i % 3 == 0:
+            rows.append(f"c{i},2020-06-{1 + i % 28:02d},{9 + i % 4}")
+    log = tmp_path / "log.csv"
+    log.write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    folder = run_period(
+        _config(
+            data_path=str(log),
+            period="2020-06",
+            observation_end="2020-06-30",
+            calibration_end="2020-01-31",
+            n_bootstrap=20,
+        ),
+        reports_dir=tmp_path / "reports",
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "This section could not be computed: back-test" in page
+    assert "repeat purchase" in page
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert [f["section"] for f in summary["failed_sections"]] == ["back-test"]
+    assert pl.read_parquet(folder / "graded_customers.parquet").height == 400
 
 
 def test_outputs_never_written_outside_a_run(tmp_path):

@@ -80,6 +80,8 @@ def run_period(
                         else False
                     ),
                     log_output=False,
+                    # the kernel's own warnings would cut through the progress bar
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
         except Exception as exc:
             message = _failed_cell(notebook, exc)
