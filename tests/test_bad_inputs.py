@@ -29,6 +29,32 @@
 | other non-UTF-8 file | error with encoding advice |
 | 10 columns, extras | loads the mapped columns, ignores the rest |
 | trailing blank lines | dropped and counted |
+| UTF-16 with byte-order mark FF FE | loads, decoded as UTF-16, noted |
+| UTF-16 with byte-order mark FE FF | loads, decoded as UTF-16, noted |
+| UTF-16LE without byte-order mark | recognised by its NUL bytes, loads, noted |
+| CR-only line ends | every row loads (not one giant row), noted |
+| UTF-16 and CR-only line ends | loads, both noted |
+| zero-width characters in ids | stripped, counted in `id_characters_stripped`, noted |
+| NUL and control characters in ids | stripped, counted in `id_characters_stripped`, noted |
+| id made only of zero-width characters | error: an empty customer id |
+| amount of 10**12 | error: too large to add up exactly (`MAX_AMOUNT`), count, line, value |
+| amount of 1e300 | error: too large to add up exactly (no raw polars error) |
+| largest amount below the bound | loads |
+| thousands separators without thousands= | error advising `thousands=','` |
+| thousands separators with thousands=',' | loads (1,289.15 -> 1289.15) |
+| decimal comma without decimal= | error advising `decimal=','` |
+| decimal comma and thousands dot without options | error advising `decimal=','`, `thousands='.'` |
+| decimal comma and thousands dot with options | loads (1.289,15 -> 1289.15) |
+| decimal comma read with thousands=',' | error (never read as 1250), advising `decimal=','` |
+| decimal equal to thousands | `ValueError` naming both |
+| thousands separator not offered | `ValueError` listing the choices |
+| integer ids in Parquet | text, counted in `ids_read_from_numbers`, noted: leading zeros lost |
+| whole float ids | 7.0 -> "7", counted, noted |
+| float ids with a fraction | error: ids must be whole numbers |
+| unknown time zone | `ValueError` naming `time_zone=` and an example ('Asia/Shanghai') |
+| offsets converted with time_zone= | local time there, counted: `time_zone_offsets_converted` |
+| customer total beyond Int64 micro-units | summary sums in Int128: equal to exact integer sums |
+| 1e300 / NaN / inf in a frame given to the summary | `ValueError` naming the customer |
 """
 
 from __future__ import annotations
@@ -317,3 +343,319 @@ def test_every_row_is_accounted_for(rows, duplicates, zero_amounts, leading_zero
     # and the summary uses every kept row: its revenue is the kept amount
     summary = clv.summarize(tx, observation_end="2020-01-31")
     assert summary["revenue"].sum() == pytest.approx(tx.data["amount"].sum())
+
+
+# --- the catalogue of encodings, separators, ids, bounds and time zones ---------------
+
+
+def _write(tmp_path, text: str, name: str = "log.csv", encoding: str = "utf-8", bom: bytes = b""):
+    path = tmp_path / name
+    path.write_bytes(bom + text.encode(encoding))
+    return path
+
+
+BODY = f"{HEADER}\na,2020-01-01,1\nb,2020-01-02,2\nc,2020-01-03,3\n"
+
+
+def _loads(rows: int, note: str = "", **fields: int):
+    """Outcome: the log loads with ``rows`` rows, ``fields`` as counted, a note."""
+
+    def check(tx: clv.TransactionLog) -> None:
+        q = tx.quality
+        assert q.rows_read == q.rows_kept == len(tx) == rows
+        for name, value in fields.items():
+            assert getattr(q, name) == value, name
+        assert not note or any(note in n for n in q.notes), q.notes
+
+    return check
+
+
+def _ids(*ids: str):
+    def check(tx: clv.TransactionLog) -> None:
+        assert tx.data["customer_id"].to_list() == list(ids)
+
+    return check
+
+
+def _amounts(*values: float):
+    def check(tx: clv.TransactionLog) -> None:
+        assert tx.data["amount"].to_list() == list(values)
+
+    return check
+
+
+def _id_frame(ids, dtype) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"customer_id": ids, "date": [dt.date(2020, 1, 1)] * len(ids), "amount": [1.0] * len(ids)},
+        schema_overrides={"customer_id": dtype},
+    )
+
+
+def _parquet(tmp_path, frame: pl.DataFrame):
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    return path
+
+
+# (entry, source made from tmp_path, options, outcome): an outcome is either a
+# (exception class, words of its message) pair or a list of checks of the log
+CATALOGUE = [
+    (
+        "UTF-16 with byte-order mark FF FE",
+        lambda p: _write(p, BODY, encoding="utf-16-le", bom=b"\xff\xfe"),
+        {},
+        [_loads(3, "UTF-16 text (byte-order mark FF FE)"), _ids("a", "b", "c")],
+    ),
+    (
+        "UTF-16 with byte-order mark FE FF",
+        lambda p: _write(p, BODY, encoding="utf-16-be", bom=b"\xfe\xff"),
+        {},
+        [_loads(3, "UTF-16 text (byte-order mark FE FF)"), _amounts(1.0, 2.0, 3.0)],
+    ),
+    (
+        "UTF-16LE without byte-order mark",
+        lambda p: _write(p, BODY, encoding="utf-16-le"),
+        {},
+        [_loads(3, "NUL bytes in every other position"), _ids("a", "b", "c")],
+    ),
+    (
+        "CR-only line ends",
+        lambda p: _write(p, BODY.replace("\n", "\r")),
+        {},
+        [_loads(3, "end in CR alone"), _amounts(1.0, 2.0, 3.0)],
+    ),
+    (
+        "UTF-16 and CR-only line ends",
+        lambda p: _write(p, BODY.replace("\n", "\r"), encoding="utf-16-le", bom=b"\xff\xfe"),
+        {},
+        [_loads(3, "end in CR alone"), _ids("a", "b", "c")],
+    ),
+    (
+        "zero-width characters in ids",
+        lambda p: _write(
+            p, f"{HEADER}\na\u200b,2020-01-01,1\n\u2060a,2020-01-02,2\nb\ufeff\u200c,2020-01-03,3\n"
+        ),
+        {},
+        [_loads(3, "invisible characters", id_characters_stripped=3), _ids("a", "a", "b")],
+    ),
+    (
+        "NUL and control characters in ids",
+        lambda p: _write(p, f"{HEADER}\nb\x00,2020-01-01,1\nb\x07,2020-01-02,2\nb,2020-01-03,3\n"),
+        {},
+        [_loads(3, "NUL", id_characters_stripped=2), _ids("b", "b", "b")],
+    ),
+    (
+        "id made only of zero-width characters",
+        lambda p: _write(p, f"{HEADER}\na,2020-01-01,1\n\u200b\u200d,2020-01-02,2\n"),
+        {},
+        (clv.TransactionDataError, ["1 row with an empty customer id", "first at line 3"]),
+    ),
+    (
+        "amount of 10**12",
+        lambda p: _write(p, f"{HEADER}\na,2020-01-01,1\nb,2020-01-02,1000000000000\n"),
+        {},
+        (
+            clv.TransactionDataError,
+            ["1 row with amounts of 1,000,000,000,000 or more", "line 3: '1000000000000'"],
+        ),
+    ),
+    (
+        "amount of 1e300",
+        lambda p: _frame([1.0, 1e300, 2e300]),
+        {},
+        (
+            clv.TransactionDataError,
+            ["2 rows with amounts of 1,000,000,000,000 or more", "row 2: 1e+300", "currency"],
+        ),
+    ),
+    (
+        "largest amount below the bound",
+        lambda p: _frame([999_999_999_999.99]),
+        {},
+        [_loads(1), _amounts(999_999_999_999.99)],
+    ),
+    (
+        "thousands separators without thousands=",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,12\nb,2020-01-02,"1,289.15"\n'),
+        {},
+        (clv.TransactionDataError, ["not numbers", "line 3: '1,289.15'", "pass thousands=','"]),
+    ),
+    (
+        "thousands separators with thousands=','",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,"1,289.15"\nb,2020-01-02,"12,000,000"\n'),
+        {"thousands": ","},
+        [_loads(2), _amounts(1289.15, 12_000_000.0)],
+    ),
+    (
+        "decimal comma without decimal=",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,"12,50"\n'),
+        {},
+        (clv.TransactionDataError, ["not numbers", "'12,50'", "pass decimal=','"]),
+    ),
+    (
+        "decimal comma and thousands dot without options",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,"1.289,15"\n'),
+        {},
+        (clv.TransactionDataError, ["pass decimal=',' and pass thousands='.'"]),
+    ),
+    (
+        "decimal comma and thousands dot with options",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,"1.289,15"\nb,2020-01-02,"0,5"\n'),
+        {"decimal": ",", "thousands": "."},
+        [_loads(2), _amounts(1289.15, 0.5)],
+    ),
+    (
+        "decimal comma read with thousands=','",
+        lambda p: _write(p, f'{HEADER}\na,2020-01-01,"12,50"\n'),
+        {"thousands": ","},
+        (clv.TransactionDataError, ["not numbers", "pass decimal=','", "leave out thousands="]),
+    ),
+    (
+        "decimal equal to thousands",
+        lambda p: _write(p, BODY),
+        {"decimal": ",", "thousands": ","},
+        (ValueError, ["decimal=','", "thousands=','", "the same character"]),
+    ),
+    (
+        "thousands separator not offered",
+        lambda p: _write(p, BODY),
+        {"thousands": "#"},
+        (ValueError, ["thousands='#'", "thousands=','"]),
+    ),
+    (
+        "integer ids in Parquet",
+        lambda p: _parquet(p, _id_frame([7, 7, 42], pl.Int64)),
+        {},
+        [_loads(3, "leading zeros", ids_read_from_numbers=3), _ids("7", "7", "42")],
+    ),
+    (
+        "whole float ids",
+        lambda p: _parquet(p, _id_frame([7.0, 42.0], pl.Float64)),
+        {},
+        [_loads(2, "store the ids as text", ids_read_from_numbers=2), _ids("7", "42")],
+    ),
+    (
+        "float ids with a fraction",
+        lambda p: _id_frame([7.0, 7.5], pl.Float64),
+        {},
+        (clv.TransactionDataError, ["1 row with customer ids that are numbers", "row 2: 7.5"]),
+    ),
+    (
+        "unknown time zone",
+        lambda p: _write(p, BODY),
+        {"time_zone": "Asia/Shangai"},
+        (ValueError, ["time_zone='Asia/Shangai'", "time_zone='Asia/Shanghai'"]),
+    ),
+    (
+        "offsets converted with time_zone=",
+        lambda p: _write(
+            p,
+            f"{HEADER}\na,2020-01-01T23:30:00Z,1\na,2020-01-02T01:00:00+08:00,2\na,2020-01-03,3\n",
+        ),
+        {"time_zone": "Asia/Shanghai"},
+        [
+            _loads(3, "Asia/Shanghai", time_zone_offsets_converted=2, time_zone_offsets_removed=0),
+            lambda tx: (
+                tx.data["date"].to_list()
+                == [
+                    dt.datetime(2020, 1, 2, 7, 30),
+                    dt.datetime(2020, 1, 2, 1),
+                    dt.datetime(2020, 1, 3),
+                ]
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "options", "outcome"),
+    [pytest.param(*case[1:], id=case[0]) for case in CATALOGUE],
+)
+def test_catalogue(tmp_path, make, options, outcome):
+    source = make(tmp_path)
+    if isinstance(outcome, tuple):
+        error, words = outcome
+        with pytest.raises(error) as err:
+            clv.load_transactions(source, as_of="2030-01-01", **options)
+        for word in words:
+            assert word in str(err.value), f"{word!r} not in {err.value}"
+        return
+    tx = clv.load_transactions(source, as_of="2030-01-01", **options)
+    for check in outcome:
+        assert check(tx) is not False
+
+
+def test_catalogue_is_in_the_table():
+    entries = {line.split("|")[1].strip() for line in __doc__.splitlines() if line.startswith("|")}
+    missing = [case[0] for case in CATALOGUE if case[0] not in entries]
+    assert not missing, f"add to the module docstring: {missing}"
+
+
+# --- sums beyond Int64 micro-units --------------------------------------------------
+
+
+def _exact_total(amounts) -> float:
+    """A customer's total as exact Python integer micro-units, in currency."""
+    return float(sum(round(a * 1_000_000) for a in amounts)) / 1_000_000
+
+
+def test_customer_total_beyond_int64_micro_units_is_exact(tmp_path):
+    # ten amounts just below the bound: 1e13 currency units = 1e19 micro-units, past
+    # Int64's 9.2e18, which wrapped round to a negative revenue before
+    amounts = [999_999_999_999.99] * 10 + [0.01]
+    lines = [f"big,2020-01-{i + 1:02d},{a}" for i, a in enumerate(amounts)]
+    tx = clv.load_transactions(
+        _csv(tmp_path, HEADER, *lines, "small,2020-01-01,5"), as_of="2030-01-01"
+    )
+    summary = clv.summarize(tx, observation_end="2020-01-31")
+    big = summary.filter(pl.col("customer_id") == "big")
+    assert big["revenue"].item() == _exact_total(amounts) > 9.2e12
+    assert big["monetary_value"].item() == _exact_total(amounts[1:]) / 10
+    assert summary.filter(pl.col("customer_id") == "small")["revenue"].item() == 5.0
+
+
+def test_calibration_holdout_sums_beyond_int64_are_exact():
+    amounts = [900_000_000_000.5] * 12
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["a"] * 12,
+            "date": [dt.datetime(2020, m, 1) for m in range(1, 13)],
+            "amount": amounts,
+        }
+    )
+    split = clv.calibration_holdout(
+        frame, calibration_end="2020-06-30", observation_end="2020-12-31"
+    )
+    assert split["revenue_cal"].item() == _exact_total(amounts[:6])
+    assert split["revenue_holdout"].item() == _exact_total(amounts[6:]) > 5e12
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    amounts=st.lists(
+        st.floats(min_value=0, max_value=999_999_999_999.99, allow_nan=False),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_summary_totals_equal_exact_integer_sums(amounts):
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["a"] * len(amounts),
+            "date": [dt.datetime(2020, 1, 1) + dt.timedelta(days=i) for i in range(len(amounts))],
+            "amount": amounts,
+        }
+    )
+    summary = clv.summarize(frame, observation_end="2020-12-31")
+    assert summary["revenue"].item() == _exact_total(amounts)
+    assert summary["revenue"].item() >= 0
+
+
+@pytest.mark.parametrize("bad", [1e300, math.nan, math.inf])
+def test_summary_of_an_unchecked_frame_names_the_customer(bad):
+    frame = _frame([1.0, bad])
+    with pytest.raises(ValueError, match="customer 'c1' has an amount of") as err:
+        clv.summarize(frame)
+    assert "clv.load_transactions" in str(err.value)
+    assert not isinstance(err.value, pl.exceptions.PolarsError)

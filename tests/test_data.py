@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -762,3 +763,324 @@ def test_minus_infinity_is_reported_once():
         clv.load_transactions(frame, as_of="2030-01-01")
     assert len(err.value.problems) == 1
     assert "NaN or infinite" in err.value.problems[0]
+
+
+# --------------------------------------------------------------------------- separators
+
+
+@pytest.mark.parametrize(
+    ("options", "written", "expected"),
+    [
+        (
+            {"thousands": ","},
+            ["1,289.15", "12", "1,000,000", "12,34,567.5"],
+            [1289.15, 12, 1e6, 1234567.5],
+        ),
+        ({"decimal": ",", "thousands": "."}, ["1.289,15", "0,5", "7"], [1289.15, 0.5, 7.0]),
+        ({"decimal": ","}, ["12,50", "3"], [12.5, 3.0]),
+        (
+            {"decimal": ",", "thousands": " "},
+            ["1 289,15", "1\u00a0000", "2\u202f000,5"],
+            [1289.15, 1000, 2000.5],
+        ),
+        ({"thousands": "'"}, ["1'289.15", "1\u2019000"], [1289.15, 1000.0]),
+        ({"thousands": "_"}, ["1_289.15"], [1289.15]),
+    ],
+    ids=["comma-thousands", "european", "decimal-comma", "space-thousands", "swiss", "underscore"],
+)
+def test_decimal_and_thousands_separators(tmp_path, options, written, expected):
+    lines = [f'c{i},2020-01-01,"{w}"' for i, w in enumerate(written)]
+    tx = clv.load_transactions(write_csv(tmp_path, HEADER, *lines), as_of=AS_OF, **options)
+    assert tx.data["amount"].to_list() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("options", "written"),
+    [
+        ({"thousands": ","}, "12,50"),  # a decimal comma is never read as thousands
+        ({"thousands": ","}, "1,2,3"),
+        ({"decimal": ",", "thousands": "."}, "1.5"),
+        ({"decimal": ","}, "1.289,15"),
+    ],
+)
+def test_misgrouped_separators_are_errors(tmp_path, options, written):
+    path = write_csv(tmp_path, HEADER, "a,2020-01-01,1", f'b,2020-01-02,"{written}"')
+    err = load_error(path, **options)
+    assert_mentions(err.problems[0], "1 row with amounts that are not numbers", "line 3")
+
+
+def test_thousands_advice_follows_the_values(tmp_path):
+    path = write_csv(tmp_path, HEADER, 'a,2020-01-01,"1,289.15"', 'b,2020-01-02,"2,000"')
+    err = load_error(path)
+    assert_mentions(
+        err.problems[0],
+        "2 rows with amounts that are not numbers",
+        "remove currency symbols and thousands separators",
+        "pass thousands=','",
+    )
+    # the advice is written the way the command line maps it: name= and a value
+    assert "pass decimal=" not in err.problems[0]
+
+
+def test_quantities_use_the_separators(tmp_path):
+    path = write_csv(
+        tmp_path,
+        "customer_id,date,amount,quantity",
+        'a,2020-01-01,"1.000,5","1.200"',
+        'b,2020-01-02,"2,5","3"',
+    )
+    tx = clv.load_transactions(path, as_of=AS_OF, decimal=",", thousands=".")
+    assert tx.data["quantity"].to_list() == [1200, 3]
+    assert tx.data["amount"].to_list() == [1000.5, 2.5]
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"decimal": ";"}, ["decimal=';'", "decimal=','"]),
+        ({"thousands": "x"}, ["thousands='x'", "thousands=None"]),
+        ({"decimal": ".", "thousands": "."}, ["the same character"]),
+    ],
+)
+def test_invalid_separator_options(tmp_path, options, words):
+    with pytest.raises(ValueError) as err:
+        clv.load_transactions(write_csv(tmp_path, HEADER, "a,2020-01-01,1"), **options)
+    assert_mentions(str(err.value), *words)
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+def test_time_zone_converts_offsets_and_keeps_naive_times(tmp_path):
+    path = write_csv(
+        tmp_path,
+        HEADER,
+        "a,2020-03-08T06:59:00Z,1",  # New York switches to summer time at 07:00 UTC
+        "a,2020-03-08T07:00:00+00:00,2",
+        "a,2020-03-08T12:00:00+0530,3",
+        "a,2020-03-08 12:00:00,4",
+        "a,2020-03-09,5",
+    )
+    tx = clv.load_transactions(path, as_of=AS_OF, time_zone="America/New_York")
+    assert tx.data["date"].dtype == pl.Datetime("us")
+    assert tx.data["date"].to_list() == [
+        dt.datetime(2020, 3, 8, 1, 59),
+        dt.datetime(2020, 3, 8, 3, 0),
+        dt.datetime(2020, 3, 8, 1, 30),
+        dt.datetime(2020, 3, 8, 12, 0),
+        dt.datetime(2020, 3, 9),
+    ]
+    q = tx.quality
+    assert (q.time_zone_offsets_converted, q.time_zone_offsets_removed) == (3, 0)
+    assert any("converted 3 rows" in n and "America/New_York" in n for n in q.notes)
+    # without time_zone= the written local time is kept, as before
+    kept = clv.load_transactions(path, as_of=AS_OF)
+    assert kept.data["date"][0] == dt.datetime(2020, 3, 8, 6, 59)
+    assert (kept.quality.time_zone_offsets_removed, kept.quality.time_zone_offsets_converted) == (
+        3,
+        0,
+    )
+
+
+def test_time_zone_converts_zoned_datetime_columns():
+    utc = [dt.datetime(2020, 1, 1, 23, 30), None, dt.datetime(2020, 3, 1, 2, 0)]
+    source = pl.DataFrame(
+        {"customer_id": ["a", "b", "c"], "date": utc, "amount": [1.0, 2.0, 3.0]}
+    ).with_columns(pl.col("date").dt.replace_time_zone("UTC"))
+    source = source.drop_nulls()
+    tx = clv.load_transactions(source, as_of=AS_OF, time_zone="Asia/Shanghai")
+    assert tx.data["date"].to_list() == [
+        dt.datetime(2020, 1, 2, 7, 30),
+        dt.datetime(2020, 3, 1, 10, 0),
+    ]
+    assert tx.quality.time_zone_offsets_converted == 2
+
+
+def test_unknown_time_zone_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match=r"time_zone='Nowhere/City'.*time_zone='Asia/Shanghai'"):
+        clv.load_transactions(
+            write_csv(tmp_path, HEADER, "a,2020-01-01,1"), time_zone="Nowhere/City"
+        )
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def test_invisible_characters_in_ids_are_stripped_and_counted():
+    source = frame(
+        ["a\u200b", " a\x00 ", "\ufeffb", "b", "c\u200c\u200d", "d"],
+        ["2020-01-01"] * 6,
+        [1.0] * 6,
+    )
+    tx = clv.load_transactions(source, as_of=AS_OF)
+    assert tx.data["customer_id"].to_list() == ["a", "a", "b", "b", "c", "d"]
+    q = tx.quality
+    assert (q.id_characters_stripped, q.customer_ids_stripped) == (4, 1)
+    assert any("invisible characters" in n and "4 customer ids" in n for n in q.notes)
+
+
+def test_internal_spaces_in_ids_are_kept():
+    tx = clv.load_transactions(
+        frame(["Ann Lee", "Bo"], ["2020-01-01"] * 2, [1.0, 2.0]), as_of=AS_OF
+    )
+    assert tx.data["customer_id"].to_list() == ["Ann Lee", "Bo"]
+    assert tx.quality.customer_ids_stripped == tx.quality.id_characters_stripped == 0
+
+
+@pytest.mark.parametrize("dtype", [pl.Int32, pl.UInt64, pl.Int64, pl.Float32, pl.Float64])
+def test_numeric_ids_become_text_and_are_counted(tmp_path, dtype):
+    source = pl.DataFrame(
+        {"customer_id": [7, 42, 7], "date": [dt.date(2020, 1, 1)] * 3, "amount": [1.0, 2.0, 3.0]},
+        schema_overrides={"customer_id": dtype},
+    )
+    path = tmp_path / "ids.parquet"
+    source.write_parquet(path)
+    tx = clv.load_transactions(path, as_of=AS_OF)
+    assert tx.data["customer_id"].dtype == pl.String
+    assert tx.data["customer_id"].to_list() == ["7", "42", "7"]
+    assert tx.quality.ids_read_from_numbers == 3
+    assert any("leading zeros" in n and "store the ids as text" in n for n in tx.quality.notes)
+
+
+def test_float_ids_beyond_exact_integers_are_errors():
+    source = pl.DataFrame(
+        {"customer_id": [1.0, 2.0**60], "date": [dt.date(2020, 1, 1)] * 2, "amount": [1.0, 2.0]}
+    )
+    err = load_error(source)
+    assert_mentions(err.problems[0], "numbers with a fraction or too large", "row 2")
+
+
+def test_text_ids_are_not_counted_as_numbers():
+    tx = clv.load_transactions(frame(["007"], ["2020-01-01"], [1.0]), as_of=AS_OF)
+    assert tx.quality.ids_read_from_numbers == 0
+    assert tx.data["customer_id"].to_list() == ["007"]
+
+
+# --------------------------------------------------------------------------- amount bound
+
+
+def test_amounts_at_the_bound_are_errors():
+    bound = float(clv.data.MAX_AMOUNT)
+    err = load_error(frame(["a", "b", "c"], ["2020-01-01"] * 3, [bound - 0.01, bound, 1e300]))
+    assert len(err.problems) == 1
+    assert_mentions(
+        err.problems[0],
+        "column 'amount'",
+        "2 rows with amounts of 1,000,000,000,000 or more",
+        "first at row 2: 1000000000000.0",
+        "currency units",
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_utf16_csv_is_decoded_and_noted(tmp_path):
+    path = tmp_path / "utf16.csv"
+    path.write_bytes("customer_id,date,amount\r\n张三,2020-01-01,1\r\n".encode("utf-16"))
+    tx = clv.load_transactions(path, as_of=AS_OF)
+    assert tx.data["customer_id"].to_list() == ["张三"]
+    assert any("UTF-16" in n for n in tx.quality.notes)
+
+
+def test_explicit_encoding_is_not_second_guessed(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("customer_id,date,amount\nZoë,2020-01-01,1\n".encode("latin-1"))
+    tx = clv.load_transactions(path, as_of=AS_OF, encoding="latin-1")
+    assert tx.data["customer_id"].to_list() == ["Zoë"]
+    assert not any("UTF-16" in n for n in tx.quality.notes)
+
+
+def test_cr_only_line_ends_lose_no_row(tmp_path):
+    lines = [HEADER] + [f"c{i},2020-01-{i + 1:02d},{i + 1}" for i in range(20)]
+    path = tmp_path / "mac.csv"
+    path.write_bytes(("\r".join(lines) + "\r").encode())
+    tx = clv.load_transactions(path, as_of=AS_OF)
+    assert tx.quality.rows_read == tx.quality.rows_kept == 20
+    assert tx.data["amount"].sum() == sum(range(1, 21))
+    assert any("CR alone" in n for n in tx.quality.notes)
+
+
+def test_reader_helpers_keep_their_shapes(tmp_path):
+    path = write_csv(tmp_path, HEADER, "a,2020-01-01T10:00:00+08:00,1")
+    raw, label, is_csv = clv.data._read(path, ",", "utf8")
+    assert (raw.columns, label, is_csv) == (["customer_id", "date", "amount"], str(path), True)
+    parsed, fmt, problem = clv.data._parse_dates(raw["date"], None)
+    assert parsed.to_list() == [dt.datetime(2020, 1, 1, 10)] and problem is None
+    assert fmt is not None
+    utc, _, _ = clv.data._parse_dates(raw["date"], None, time_zone="UTC")
+    assert utc.to_list() == [dt.datetime(2020, 1, 1, 2)]
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _reference_duplicates(data: pl.DataFrame) -> tuple[int, int]:
+    """Exact and near duplicates counted the plain way: a hash of every row."""
+    row = pl.struct(data.columns)
+    n_dup = int(data.select((~row.is_first_distinct()).sum()).item())
+    n_near = int(
+        data.select(
+            (pl.struct("customer_id", "date").is_duplicated() & ~row.is_duplicated()).sum()
+        ).item()
+    )
+    return n_dup, n_near
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "by-date"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_duplicate_counts_match_a_full_row_hash(order, seed):
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    data = pl.DataFrame(
+        {
+            "customer_id": [f"c{i:03d}" for i in rng.integers(0, 300, n)],
+            "date": [
+                dt.datetime(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 20, n)
+            ],
+            "amount": rng.choice([1.0, 2.0, 5.0], n),
+        }
+    )
+    if order == "sorted":
+        data = data.sort("customer_id", "date")
+    elif order == "by-date":
+        data = data.sort("date")
+    expected_dup, expected_near = _reference_duplicates(data)
+    tx = clv.load_transactions(data, as_of=AS_OF, duplicates="drop")
+    q = tx.quality
+    assert (q.duplicate_rows, q.near_duplicate_rows) == (expected_dup, expected_near)
+    assert q.rows_kept == n - expected_dup
+    assert_frame_equal(tx.data, data.unique(maintain_order=True))
+    assert tx.quality.rows_read == q.rows_kept + q.duplicate_rows_dropped
+
+
+# --------------------------------------------------------------------------- scan
+
+
+def test_scan_transactions_applies_the_loader_checks(tmp_path):
+    good = pl.DataFrame(
+        {
+            "customer_id": ["a\u200b", " b ", "c"],
+            "date": [dt.datetime(2020, 1, 1)] * 3,
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    good.write_parquet(tmp_path / "good.parquet")
+    lf = clv.scan_transactions(tmp_path / "good.parquet")
+    assert lf.collect()["customer_id"].to_list() == ["a", "b", "c"]
+    bad = good.with_columns(
+        pl.Series("customer_id", ["a", "\u200b", "c"]),
+        pl.Series("amount", [1.0, 2e12, 1e300]),
+    )
+    bad.write_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(clv.TransactionDataError) as err:
+        clv.scan_transactions(tmp_path / "bad.parquet")
+    assert_mentions(str(err.value), "1 row with empty customer ids", "2 rows with amounts of")
+
+
+def test_scan_transactions_reads_numeric_ids_as_text(tmp_path):
+    pl.DataFrame(
+        {"customer_id": [7, 42], "date": [dt.datetime(2020, 1, 1)] * 2, "amount": [1.0, 2.0]}
+    ).write_parquet(tmp_path / "ids.parquet")
+    data = clv.scan_transactions(tmp_path / "ids.parquet").collect()
+    assert data["customer_id"].to_list() == ["7", "42"]

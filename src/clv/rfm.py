@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from clv.data import TransactionLog, _as_date
+from clv.data import MAX_AMOUNT, TransactionLog, _as_date
 
 __all__ = [
     "DAYS_PER_UNIT",
@@ -127,15 +127,44 @@ def _end_period(observation_end: str | dt.date, freq: str) -> dt.date:
     return pl.select(_period(pl.lit(dt.datetime(end.year, end.month, end.day)), freq)).item()
 
 
-# Amounts are summed as whole micro-units (1e-6 of a currency unit) in Int64:
-# integer sums are exact, so they do not depend on how polars splits the work
-# between threads (its float group sums differ in the last bits from run to
-# run), and they are faster than sums in a fixed order.
+# Amounts are summed as whole micro-units (1e-6 of a currency unit): integer
+# sums are exact, so they do not depend on how polars splits the work between
+# threads (its float group sums differ in the last bits from run to run), and
+# they are faster than sums in a fixed order. The sums are in Int128: an Int64
+# total of micro-units would wrap round (silently negative) beyond about 9.2e12
+# currency units, which one customer reaches with ten amounts just below the
+# loader's bound (clv.data.MAX_AMOUNT). An amount whose micro-units do not fit
+# in Int128 at all (1e300, NaN) is a clear ValueError (see _collect).
 _MICROS = 1_000_000
+_MAX_SUMMABLE = 1.7e32  # currency units: 2**127 micro-units
 
 
 def _micros(expr: pl.Expr) -> pl.Expr:
-    return (expr * _MICROS).round().cast(pl.Int64)
+    return (expr * _MICROS).round().cast(pl.Int128)
+
+
+def _collect(query: pl.LazyFrame, transactions: pl.LazyFrame) -> pl.DataFrame:
+    """Collect a summary, turning a failed conversion to micro-units into an
+    error that names the customer and the amount."""
+    try:
+        return query.collect(engine="streaming")
+    except pl.exceptions.InvalidOperationError as exc:
+        amount = pl.col("amount")
+        bad = (
+            transactions.filter(~amount.is_finite() | (amount.abs() >= _MAX_SUMMABLE))
+            .select("customer_id", "amount")
+            .head(1)
+            .collect()
+        )
+        if bad.height == 0:
+            raise
+        customer, value = bad.row(0)
+        raise ValueError(
+            f"customer {customer!r} has an amount of {value!r}, which cannot be summed "
+            f"exactly: amounts must be finite and below {_MAX_SUMMABLE:.1e} currency units; "
+            "load the log with clv.load_transactions, which refuses amounts of "
+            f"{MAX_AMOUNT:,} or more, NaN and infinity"
+        ) from exc
 
 
 def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
@@ -172,7 +201,7 @@ def _to_money(frame: pl.DataFrame, columns: dict[str, str | None]) -> pl.DataFra
     (see :func:`_in_unit`): ``{column: count column to average over, or None}``."""
     converted = []
     for column, count in columns.items():
-        values = frame[column].to_numpy().astype(np.float64) / _MICROS
+        values = frame[column].cast(pl.Float64).to_numpy() / _MICROS
         if count is not None:
             n = frame[count].to_numpy().astype(np.float64)
             values = np.divide(values, n, out=np.zeros_like(values), where=n > 0)
@@ -225,10 +254,11 @@ def summarize(
     end = _as_date(observation_end, "observation_end")
     in_window = lf.filter(pl.col("date").dt.date() <= end)
     summary = _summarise_periods(_per_period(in_window, freq), _end_period(end, freq), freq)
-    summary = (
-        summary.with_columns(pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"))
-        .sort("customer_id")
-        .collect(engine="streaming")
+    summary = _collect(
+        summary.with_columns(pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit")).sort(
+            "customer_id"
+        ),
+        in_window,
     )
     summary = _to_money(summary, {"monetary_value": "frequency", "revenue": None})
     return _in_unit(summary, ["recency", "T"], freq, time_unit)
@@ -285,7 +315,7 @@ def calibration_holdout(
         )
     )
     duration = pl.select(_elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq)).item()
-    frame = (
+    query = (
         cal.join(holdout, on="customer_id", how="left")
         .with_columns(
             pl.col("frequency_holdout").fill_null(0),
@@ -295,10 +325,9 @@ def calibration_holdout(
             pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"),
         )
         .sort("customer_id")
-        .collect(engine="streaming")
     )
     frame = _to_money(
-        frame,
+        _collect(query, lf),
         {
             "monetary_value_cal": "frequency_cal",
             "revenue_cal": None,
