@@ -190,6 +190,10 @@ def _read(
                 infer_schema=False,
                 encoding=polars_encoding,
             )
+            if polars_encoding == "utf8" and any("\ufffd" in c for c in frame.columns):
+                # polars decodes a header that is not UTF-8 leniently; the rows would
+                # fail later with a less helpful message
+                raise pl.exceptions.ComputeError("invalid utf-8 sequence in the header")
             return frame, label, True
     except pl.exceptions.NoDataError:
         raise TransactionDataError(
