@@ -117,3 +117,9 @@ def test_dunn_test_detects_a_shifted_group():
     assert p[(1, 2)] > 0.05
     assert p[(1, 3)] < 1e-6 and p[(2, 3)] < 1e-6
     assert (result["p_holm"] >= result["p"]).all()
+
+
+def test_an_empty_calibration_window_is_an_error():
+    tx = clv.datasets.cdnow(sample=True)
+    with pytest.raises(ValueError, match="calibration window is empty"):
+        clv.backtest(tx, calibration_end="1996-01-01", observation_end="1997-06-30")

@@ -360,6 +360,12 @@ def backtest(
         freq=freq,
         time_unit=time_unit,
     )
+    if cal.height == 0:
+        raise ValueError(
+            f"no transaction is dated on or before calibration_end {calibration_end}: the "
+            "back-test's calibration window is empty; give a calibration end after the log's "
+            "first transaction"
+        )
     purchase, _ = fit_purchase_model_with_fallback(cal, model=model)
     try:
         spend: SpendModelResults | None = fit_spend_model(cal)
