@@ -21,6 +21,7 @@ from clv.paths import PROJECT_ROOT
 CLV = str(Path(sys.executable).with_name("clv"))
 SAMPLE = PROJECT_ROOT / "data" / "cdnow" / "CDNOW_sample.csv"
 ONE = ["report", "--period", "1998-06", "--observation-end", "1998-06-30"]
+JUNE = ["--period", "2024-06", "--observation-end", "2024-06-30"]
 
 
 def _run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -171,18 +172,7 @@ def test_relative_scheme_file_is_found_in_the_current_directory(tmp_path, capsys
 
 def test_a_shops_file_without_options_names_the_options(tmp_path):
     _shop_csv(tmp_path)
-    result = _run(
-        [
-            "report",
-            "--data",
-            "orders.csv",
-            "--period",
-            "2024-06",
-            "--observation-end",
-            "2024-06-30",
-        ],
-        cwd=tmp_path,
-    )
+    result = _run(["report", "--data", "orders.csv", *JUNE], cwd=tmp_path)
     assert result.returncode == 1
     assert "--encoding gb18030" in result.stderr or "--encoding gbk" in result.stderr
     assert "Traceback" not in result.stderr
@@ -191,18 +181,7 @@ def test_a_shops_file_without_options_names_the_options(tmp_path):
 def test_column_advice_names_the_option(tmp_path):
     path = tmp_path / "orders.csv"
     path.write_text("客户编号,下单日期,金额\nC1,2024-01-02,5\n", encoding="utf-8")
-    result = _run(
-        [
-            "report",
-            "--data",
-            "orders.csv",
-            "--period",
-            "2024-06",
-            "--observation-end",
-            "2024-06-30",
-        ],
-        cwd=tmp_path,
-    )
+    result = _run(["report", "--data", "orders.csv", *JUNE], cwd=tmp_path)
     assert result.returncode == 1
     assert "pass customer_id=" in result.stderr
     assert "--id-column" in result.stderr
@@ -215,6 +194,12 @@ def test_cli_advice_maps_each_keyword():
     assert "decimal=',' (command line: --decimal ,)" in mapped
     assert "(command line: --date-format %d/%m/%Y)" in mapped
     assert mapped.endswith("as_of=")  # no option for it: left as it is
+
+
+def test_side_file_options_need_their_file(tmp_path, capsys):
+    code = main(["report", "--data", str(SAMPLE), *ONE[1:], "--events-date-format", "%d/%m/%Y"])
+    assert code == 1
+    assert "--events-date-format given without the file" in capsys.readouterr().err
 
 
 def test_data_source_toml_errors_name_the_key(tmp_path, capsys):

@@ -115,3 +115,22 @@ def test_report_tables_speak_chinese():
     html = narrative.table(frame, "zh")._repr_html_()
     assert "仅购一次" in html and "已流失" in html and "客户数" in html and "1,411" in html
     assert "one_time" in narrative.table(frame, "en")._repr_html_()
+
+
+def test_dollar_signs_in_names_are_drawn_as_written():
+    import polars as pl
+
+    ax = plots.tier_distribution(
+        pl.DataFrame(
+            {
+                "tier_name": ["$a^2$", "plain"],
+                "share_customers": [0.5, 0.5],
+                "share_clv": [0.7, 0.3],
+            }
+        )
+    )
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [r"\$a^2\$", "plain"]
+    first = ax.get_xticklabels()[0]
+    assert first._preprocess_math(first.get_text()) == ("$a^2$", False)  # shown, not math

@@ -459,3 +459,44 @@ def test_programme_sections_render_on_the_synthetic_data(tmp_path):
     assert "over-graded" in page and "points earned" in page and "points expired" in page
     assert "unknown event type" in page  # the deliberately invalid event, counted
     assert "visits_per_year" in page  # the scorecard's grades with their plans
+
+
+HOSTILE = {  # English tier name -> a hostile one, as TOML text
+    '"Diamond"': '"[VIP](javascript:alert(1))"',
+    '"Platinum"': '"<script>alert(2)</script>"',
+    '"Gold"': """'=HYPERLINK("http://x")'""",
+    '"Silver"': '"$a^2$ <img src=x onerror=alert(3)>"',
+}
+
+
+def test_hostile_names_are_plain_text_everywhere(tmp_path):
+    """A scheme whose tier names are a Markdown link, HTML, a spreadsheet
+    formula and math, and a customer id that is a formula: the page shows
+    them as text, the CSV neutralises them, Parquet keeps them."""
+    text = (PROJECT_ROOT / "src/clv/schemes/five_card.toml").read_text(encoding="utf-8")
+    for name, hostile in HOSTILE.items():
+        text = text.replace(f"en = {name}", f"en = {hostile}", 1)
+    scheme = tmp_path / "hostile.toml"
+    scheme.write_text(text, encoding="utf-8")
+    log = tmp_path / "log.csv"
+    sample = (PROJECT_ROOT / "data/cdnow/CDNOW_sample.csv").read_bytes()
+    log.write_bytes(sample.replace(b"\n00004,", b"\n=1+2,", 1))
+    folder = run_period(
+        _config(
+            data_path=str(log), scheme=str(scheme), calibration_end="", n_bootstrap=20, ladder=""
+        ),
+        reports_dir=tmp_path / "reports",
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    links = re.findall(r"href=[\"']([^\"']*)", page.split("<body", 1)[1])
+    assert all(link.startswith("#") for link in links), links  # only the section anchors
+    assert "<script" not in page.lower()  # self-contained and script-free
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page  # shown as text
+    assert not re.search(r"(src|href)=[\"']https?://", page)
+    assert "MathJax" not in page and 'class="math' not in page
+    csv_text = (folder / "graded_customers.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
+    assert "\n'=1+2," in csv_text  # a customer id that is a formula, neutralised
+    graded = pl.read_parquet(folder / "graded_customers.parquet")
+    assert "=1+2" in graded["customer_id"].to_list()  # Parquet keeps the value

@@ -312,31 +312,30 @@ def _source(args, DataSource, SideFile):
     else:
         path = args.data or str(cdnow_path(sample=True))
         base = DataSource.from_mapping({"path": path})
-    options = {
-        keyword: getattr(args, f"load_{keyword}")
-        for keyword in OPTION_OF
-        if getattr(args, f"load_{keyword}") is not None
-    }
-    events = accounts = None
-    if args.points_events:
-        events = SideFile(
-            str(Path(args.points_events).expanduser().resolve()),
-            {
-                k: getattr(args, f"events_{k}")
-                for k in _EVENTS_OPTION_OF
-                if getattr(args, f"events_{k}")
-            },
-        )
-    if args.accounts:
-        accounts = SideFile(
-            str(Path(args.accounts).expanduser().resolve()),
-            {
-                k: getattr(args, f"accounts_{k}")
-                for k in _ACCOUNTS_OPTION_OF
-                if getattr(args, f"accounts_{k}")
-            },
-        )
+    options = _given(args, "load", OPTION_OF)
+    sides = {}
+    for name, path, prefix, keys in (
+        ("points_events", args.points_events, "events", _EVENTS_OPTION_OF),
+        ("accounts", args.accounts, "accounts", _ACCOUNTS_OPTION_OF),
+    ):
+        from_file = getattr(base, name)
+        given = _given(args, prefix, keys)
+        if path:
+            sides[name] = SideFile(str(Path(path).expanduser().resolve()), given)
+        elif from_file is not None:
+            sides[name] = SideFile(from_file.path, {**from_file.options, **given})
+        elif given:
+            raise ValueError(
+                f"{', '.join(keys[k] for k in given)} given without the file: add "
+                f"--{name.replace('_', '-')} (or [{name}] in the data source)"
+            )
+    events, accounts = sides.get("points_events"), sides.get("accounts")
     return base.with_overrides(options, args.currency, events, accounts)
+
+
+def _given(args: argparse.Namespace, prefix: str, keys: dict[str, str]) -> dict[str, str]:
+    """The reading options given on the command line, by loader keyword."""
+    return {k: getattr(args, f"{prefix}_{k}") for k in keys if getattr(args, f"{prefix}_{k}")}
 
 
 def _check_rules(config) -> None:

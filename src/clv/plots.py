@@ -107,6 +107,12 @@ def use_cjk_font() -> str:
     return CJK_FONT_NAME
 
 
+def _plain(names: list[str]) -> list[str]:
+    """Names from users' schemes drawn as written: a ``$`` does not start
+    matplotlib's mathtext."""
+    return [str(n).replace("$", r"\$") for n in names]
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.0)) -> Axes:
     if ax is not None:
         return ax
@@ -131,7 +137,7 @@ def tier_distribution(tier_table: pl.DataFrame, ax: Axes | None = None, lang: st
         values = tier_table[key].fill_null(0).to_numpy()
         bars = ax.bar(x + (i - (len(keys) - 1) / 2) * width, values, width, label=label(key, lang))
         ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=1)
-    ax.set_xticks(x, tier_table["tier_name"].to_list())
+    ax.set_xticks(x, _plain(tier_table["tier_name"].to_list()))
     ax.set_ylabel(label("share", lang))
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.legend(frameon=False, fontsize=8)
@@ -155,7 +161,7 @@ def lorenz_curve(
     ax.plot(share, cumulative, color="C0", lw=2)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label=label("equality", lang))
     if thresholds is not None:
-        names = tier_names or [str(i + 1) for i in range(len(thresholds) + 1)]
+        names = _plain(tier_names or [str(i + 1) for i in range(len(thresholds) + 1)])
         previous = 0.0
         for i, t in enumerate(thresholds):
             position = float(np.sum(v >= t)) / v.size
@@ -291,8 +297,8 @@ def value_risk_heatmap(
     ax.imshow(norm, cmap="Oranges", aspect="auto", vmin=0, vmax=1)
     fmt = "{:,.0f}"
     _annotate(ax, values, [[fmt.format(v) for v in row] for row in values], norm)
-    ax.set_xticks(range(len(bands)), bands)
-    ax.set_yticks(range(len(tiers)), tiers)
+    ax.set_xticks(range(len(bands)), _plain(bands))
+    ax.set_yticks(range(len(tiers)), _plain(tiers))
     ax.set_xlabel(label("risk_band", lang))
     ax.set_ylabel(label("tier", lang))
     return ax
@@ -312,8 +318,8 @@ def migration_heatmap(matrix: pl.DataFrame, ax: Axes | None = None, lang: str = 
         for rc, rs in zip(counts, shares, strict=True)
     ]
     _annotate(ax, counts, text, shares)
-    ax.set_xticks(range(len(columns)), columns)
-    ax.set_yticks(range(matrix.height), matrix["from"].to_list())
+    ax.set_xticks(range(len(columns)), _plain(columns))
+    ax.set_yticks(range(matrix.height), _plain(matrix["from"].to_list()))
     ax.set_xlabel(label("current", lang))
     ax.set_ylabel(label("previous", lang))
     return ax
