@@ -255,3 +255,30 @@ def test_readme_own_data_example_works_as_written(tmp_path):
     assert summary["facts"]["customers graded"] == graded.height > 300
     assert (tmp_path / "reports" / "index.html").is_file()
     assert "Traceback" not in result.stderr
+    # a quiet terminal: the stages as they go, no kernel or library warnings
+    assert "checking the data" in result.stderr and "grading 2024-06" in result.stderr
+    assert "WARNING" not in result.stderr.upper() and "Warning:" not in result.stderr
+
+
+def test_project_metadata_builds_without_deprecation_banners(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "deprecated" not in output.lower() and "BuildBackendWarning" not in output
+    assert list(tmp_path.glob("clv-*.whl"))
+
+
+def test_make_lab_installs_jupyterlab_from_the_lab_extra():
+    import tomllib
+
+    meta = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(d.startswith("jupyterlab") for d in meta["project"]["optional-dependencies"]["lab"])
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    lab = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "'.[dev,lab]'" in lab and "jupyter lab notebooks/" in lab
