@@ -503,3 +503,20 @@ def test_an_executed_notebook_renders_offline(tmp_path):
     _check_self_contained(page)
     assert "<strong>Ladder:</strong> [x](javascript:alert(1)) $a$" in page
     assert re.search(r'<img[^>]+src="data:image/png;base64,', page)
+
+
+def test_failure_note_names_the_section_and_every_try():
+    from clv.models import FitAttempt
+    from clv.report import SectionFailure
+
+    failed = SectionFailure(
+        "back-test",
+        "ModelFitError: no repeat buyer",
+        (FitAttempt("bgnbd", 0.0, "boundary"), FitAttempt("mbgnbd", 0.001, "flat likelihood")),
+    )
+    en = narrative.failure(failed, "en")
+    # Markdown source: user text escaped (back\-test, buyer\.)
+    assert "could not be computed: back\\-test." in en and "no repeat buyer\\." in en
+    assert "bgnbd (penalizer 0): boundary" in en and "mbgnbd (penalizer 0.001)" in en
+    zh = narrative.failure(failed, "zh")
+    assert "本部分无法计算：回测" in zh and "back-test" not in zh

@@ -404,8 +404,17 @@ def failure(failed, lang: str = "en") -> str:
     """A visible note for an optional section that could not be computed
     (:class:`clv.report.SectionFailure`), with the reason of every try; the
     rest of the report stands."""
-    section = escape_markdown(failed.section)
-    reason = escape_markdown(failed.error)
+    names_zh = {
+        "back-test": "回测",
+        "membership ladder": "会员等级体系",
+        "points ledger": "积分台账",
+        "B2B scorecard": "B2B 评分卡",
+    }
+    section = escape_markdown(
+        names_zh.get(failed.section, failed.section) if lang == "zh" else failed.section
+    )
+    reason = failed.error.strip()
+    reason = escape_markdown(reason if reason.endswith((".", "。", "!", "?")) else reason + ".")
     tries = "".join(
         f"\n> - {escape_markdown(a.model)} (penalizer {a.penalizer:g}): "
         + escape_markdown(a.error or _pick(lang, "fitted", "拟合成功"))
