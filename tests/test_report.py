@@ -451,10 +451,17 @@ def test_programme_sections_render_on_the_synthetic_data(tmp_path):
             calibration_end="",
             points_events="data/programmes/member_events.csv",
             accounts_path="data/programmes/b2b_accounts.csv",
+            currency="CNY",
+            margin=0.3,
         ),
         reports_dir=tmp_path,
     )
     page = (folder / "report.html").read_text(encoding="utf-8")
+    # value as profit, in money
+    assert "expected gross profit at a 30% margin" in page
+    assert "mean predicted value (CNY)" in page and "threshold (CNY)" in page
+    facts = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["facts"]
+    assert facts["currency"] == "CNY" and facts["parameter margin"] == 0.3
     assert "7. Rule-based programmes against the evidence" in page
     assert "over-graded" in page and "points earned" in page and "points expired" in page
     assert "unknown event type" in page  # the deliberately invalid event, counted

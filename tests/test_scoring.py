@@ -169,3 +169,18 @@ def test_without_spend_model_uses_observed_mean(cdnow_calibration, fitted):
     assert (one_time >= 0).all() and one_time.mean() > 10  # their first order, not 0
     no_revenue = clv.score(cdnow_calibration.drop("revenue"), bgnbd, horizon_days=365)
     np.testing.assert_array_equal(no_revenue["expected_order_value"], no_revenue["monetary_value"])
+
+
+def test_margin_turns_revenue_into_gross_profit():
+    tx = clv.datasets.cdnow(sample=True)
+    summary = clv.summarize(tx, freq="D", time_unit="W", observation_end="1997-09-30")
+    bgnbd = clv.fit_purchase_model(summary, model="bgnbd")
+    spend = clv.fit_spend_model(summary)
+    revenue = clv.score(summary, bgnbd, spend)
+    profit = clv.score(summary, bgnbd, spend, margin=0.3)
+    assert "clv_revenue" not in revenue.columns
+    np.testing.assert_allclose(profit["clv_revenue"].to_numpy(), revenue["clv"].to_numpy())
+    np.testing.assert_allclose(profit["clv"].to_numpy(), 0.3 * revenue["clv"].to_numpy())
+    for bad in (0, -0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="margin="):
+            clv.score(summary, bgnbd, spend, margin=bad)

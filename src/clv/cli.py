@@ -169,6 +169,13 @@ def _parser() -> argparse.ArgumentParser:
         default=0.10,
         help="annual, e.g. 0.10",
     )
+    how.add_argument(
+        "--margin",
+        type=_number(0.0, 1.0),
+        default=0.0,
+        help="gross margin as a share of revenue, e.g. 0.3: values become gross profit "
+        "(default 0: values are discounted revenue)",
+    )
     how.add_argument("--scheme", default="five_card", help="packaged scheme or TOML path")
     how.add_argument("--lang", default="en", choices=["en", "zh"])
     how.add_argument(
@@ -248,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             events_options=source.points_events.options if source.points_events else {},
             accounts_options=source.accounts.options if source.accounts else {},
             currency=source.currency,
+            margin=args.margin,
         )
         config.check_files()
         started = time.perf_counter()

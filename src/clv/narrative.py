@@ -299,18 +299,38 @@ _VALUES_ZH: dict[str, str] = {
 }
 
 
+# columns that hold money: their header carries the currency when one is given
+_MONEY = {
+    "threshold",
+    "clv",
+    "clv_mean",
+    "predicted_value_mean",
+    "holdout_value_mean",
+    "expected_order_value",
+    "revenue",
+    "monetary_value",
+}
+
+
 class Table:
     """A polars frame shown as a clean HTML table: translated headers, no
-    types or quotes, percentages and thousands separators, nothing cut."""
+    types or quotes, percentages and thousands separators, nothing cut;
+    money columns say their currency when one is given."""
 
-    def __init__(self, frame: pl.DataFrame, lang: str = "en", digits: int = 2) -> None:
+    def __init__(
+        self, frame: pl.DataFrame, lang: str = "en", digits: int = 2, currency: str = ""
+    ) -> None:
         self.frame = frame
         self.lang = lang
         self.digits = digits
+        self.currency = currency
 
     def _header(self, column: str) -> str:
         pair = _HEADERS.get(column)
-        return (pair[1] if self.lang == "zh" else pair[0]) if pair else column
+        text = (pair[1] if self.lang == "zh" else pair[0]) if pair else column
+        if self.currency and column in _MONEY:
+            text += f"（{self.currency}）" if self.lang == "zh" else f" ({self.currency})"
+        return text
 
     def _cell(self, column: str, value: object) -> str:
         if value is None:
@@ -354,9 +374,9 @@ class Table:
         )
 
 
-def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2) -> Table:
+def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2, currency: str = "") -> Table:
     """Show a frame as a clean table in a report (see :class:`Table`)."""
-    return Table(frame, lang, digits)
+    return Table(frame, lang, digits, currency)
 
 
 def fit_outcome(outcome, lang: str = "en") -> str:

@@ -38,6 +38,7 @@ def score(
     horizon_days: float = 365.0,
     discount_rate_annual: float = 0.10,
     steps_per_year: int = 12,
+    margin: float | None = None,
 ) -> pl.DataFrame:
     """Score every customer of a summary.
 
@@ -59,6 +60,11 @@ def score(
         Annual discount rate (0.10 for 10 % a year).
     steps_per_year
         Discounting steps per year (12: monthly).
+    margin
+        Gross margin as a share of revenue (0.3 for 30 %). Given, ``clv`` is
+        the discounted expected gross profit and ``clv_revenue`` the
+        discounted expected revenue it comes from; without it ``clv`` is
+        discounted expected revenue, not profit.
 
     Returns
     -------
@@ -76,6 +82,8 @@ def score(
         )
     if steps_per_year < 1:
         raise ValueError(f"steps_per_year={steps_per_year}; give at least 1")
+    if margin is not None and not (isinstance(margin, int | float) and 0 < margin <= 1):
+        raise ValueError(f"margin={margin!r}; give the gross margin as a share, e.g. 0.3")
     names = _columns(summary)
     if "time_unit" in summary.columns:
         units = summary["time_unit"].cast(pl.String).unique().to_list()
@@ -135,11 +143,17 @@ def score(
         raise ValueError(
             "give a spend_model or a summary with monetary_value to value the purchases"
         )
+    revenue_value = pl.col("expected_order_value") * pl.col("_discounted_purchases")
+    value = (
+        [revenue_value.alias("clv")]
+        if margin is None
+        else [(revenue_value * margin).alias("clv"), revenue_value.alias("clv_revenue")]
+    )
     return scored.select(
         *summary.columns,
         "expected_purchases",
         "p_alive",
         (1.0 - pl.col("p_alive")).alias("churn_probability"),
         "expected_order_value",
-        (pl.col("expected_order_value") * pl.col("_discounted_purchases")).alias("clv"),
+        *value,
     )

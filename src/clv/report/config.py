@@ -66,6 +66,7 @@ class RunConfig:
     events_options: dict[str, str] = field(default_factory=dict)  # read_events keywords
     accounts_options: dict[str, str] = field(default_factory=dict)  # read_accounts keywords
     currency: str = ""  # label of money amounts, e.g. CNY
+    margin: float = 0.0  # gross margin as a share of revenue; 0: value is revenue, not profit
 
     def __post_init__(self) -> None:
         from clv.report.publish import check_period_label
@@ -102,6 +103,15 @@ class RunConfig:
         check_options(
             self.accounts_options, dict.fromkeys(SIDE_OPTIONS["accounts"], str), "accounts"
         )
+        if (
+            isinstance(self.margin, bool)
+            or not isinstance(self.margin, int | float)
+            or not 0 <= self.margin <= 1
+        ):
+            raise ValueError(
+                f"margin={self.margin!r}; give the gross margin as a share from 0 to 1, e.g. 0.3 "
+                "(0 when unknown: values are then revenue)"
+            )
         if not isinstance(self.currency, str) or len(self.currency) > 12:
             raise ValueError(f"currency={self.currency!r}; give a short label such as 'CNY'")
         resolved = {name: _absolute(getattr(self, name)) for name in _PATHS}
@@ -138,6 +148,11 @@ class RunConfig:
     def parameters(self) -> dict[str, Any]:
         """Plain values for papermill."""
         return asdict(self)
+
+    @property
+    def margin_or_none(self) -> float | None:
+        """The margin for :func:`clv.score`: None when none was given."""
+        return self.margin if self.margin > 0 else None
 
     # -- what a run reads -----------------------------------------------------
 

@@ -48,6 +48,7 @@ __all__ = [
     "read_graded",
     "run_facts",
     "scorecard_summary",
+    "value_basis",
     "versions",
 ]
 
@@ -107,6 +108,8 @@ def run_facts(
         ("transactions after observation end (left out)", counts.after_observation_end),
         ("exact duplicate rows (kept or dropped by policy)", tx.quality.duplicate_rows),
         ("zero-amount rows", tx.quality.zero_amount_rows),
+        ("predicted value", value_basis(config)),
+        ("currency", config.currency or "(not given)"),
         *[(f"version {k}", v) for k, v in versions().items()],
         *[(f"parameter {k}", v) for k, v in parameters.items()],
     ]
@@ -119,6 +122,16 @@ def run_facts(
             ],
         }
     )
+
+
+def value_basis(config: RunConfig) -> str:
+    """What the report's predicted value (CLV) measures, in words."""
+    horizon = (
+        f"over {config.horizon_days:g} days, discounted at {config.discount_rate_annual:.0%} a year"
+    )
+    if config.margin > 0:
+        return f"expected gross profit at a {config.margin:.0%} margin {horizon}"
+    return f"expected revenue (no margin given: not profit) {horizon}"
 
 
 @dataclass(frozen=True)
