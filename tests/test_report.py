@@ -507,3 +507,32 @@ def test_hostile_names_are_plain_text_everywhere(tmp_path):
     assert "\n'=1+2," in csv_text  # a customer id that is a formula, neutralised
     graded = pl.read_parquet(folder / "graded_customers.parquet")
     assert "=1+2" in graded["customer_id"].to_list()  # Parquet keeps the value
+
+
+def test_a_tiny_log_is_marked_as_too_little_data(tmp_path):
+    log = tmp_path / "tiny.csv"
+    clv.simulate_transactions(120, r=0.8, alpha=4, a=0.6, b=3, seed=3).write_csv(log)
+    folder = run_period(
+        _config(
+            data_path=str(log),
+            period="tiny",
+            observation_end="2025-06-29",
+            calibration_end="",
+            n_bootstrap=20,
+        ),
+        reports_dir=tmp_path / "reports",
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Too little data for reliable predictions" in page
+    assert "customers: 120 (at least 500 needed)" in page
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    gate = summary["data_sufficiency"]
+    assert gate["sufficient"] is False
+    assert [c["check"] for c in gate["checks"] if not c["passed"]] == ["customers"]
+
+
+def test_the_sample_passes_the_sufficiency_gate(published):
+    _, folder = published
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["data_sufficiency"]["sufficient"] is True
+    assert "数据足以支持预测" in (folder / "report.html").read_text(encoding="utf-8")

@@ -448,6 +448,47 @@ def failure(failed, lang: str = "en") -> str:
     )
 
 
+def sufficiency(result, lang: str = "en") -> str:
+    """Whether the data suffice for a forecast (:class:`clv.report.Sufficiency`),
+    in plain words; below the minimum, a visible warning saying why."""
+    names = {
+        "customers": ("customers", "客户数"),
+        "history_days": ("days of history", "历史天数"),
+        "customers_with_3_or_more_purchases": (
+            "customers with three or more purchases",
+            "购买三次及以上的客户数",
+        ),
+        "history_in_typical_gaps": (
+            "history length in typical gaps between purchases",
+            "历史长度相当于典型购买间隔的倍数",
+        ),
+    }
+    rows = result.checks.iter_rows(named=True)
+    short = [
+        (names[r["check"]][1 if lang == "zh" else 0], r["value"], r["minimum"])
+        for r in rows
+        if not r["passed"]
+    ]
+    if not short:
+        return _pick(
+            lang,
+            "**Enough data to forecast:** customers, history and repeat buyers are all above "
+            "the minimum a lifetime-value forecast needs.",
+            "**数据足以支持预测：**客户数、历史长度和复购客户均达到终身价值预测所需的最低要求。",
+        )
+    listed_en = "; ".join(f"{n}: {v:,.0f} (at least {m:,.0f} needed)" for n, v, m in short)
+    listed_zh = "；".join(f"{n}：{v:,.0f}（至少需要 {m:,.0f}）" for n, v, m in short)
+    return _pick(
+        lang,
+        f"> **⚠ Too little data for reliable predictions.** {listed_en}. The predicted values, "
+        "churn probabilities and tiers below are shown, but should not guide budgets until "
+        "the log is longer or larger; the rule-based ladder in section 7 does not depend on "
+        "them.",
+        f"> **⚠ 数据不足，预测不可靠。** {listed_zh}。下文的预测价值、流失概率和等级仅供参考，"
+        "在数据更长或更多之前不宜据此分配预算；第 7 部分的规则型等级不依赖这些预测。",
+    )
+
+
 def skipped(lang: str = "en") -> str:
     return _pick(
         lang,

@@ -36,7 +36,7 @@ from clv.migration import Migration
 from clv.models import PurchaseModelResults, SpendModelResults
 from clv.paths import PROJECT_ROOT
 from clv.report.errors import ReportError
-from clv.report.sections import SectionFailure, headline
+from clv.report.sections import SectionFailure, Sufficiency, headline
 from clv.tiers import Grading
 
 __all__ = [
@@ -375,6 +375,7 @@ def save_outputs(
     time_unit: str | None = None,
     horizon_days: float | None = None,
     failures: Sequence[SectionFailure] = (),
+    sufficiency: Sufficiency | None = None,
 ) -> list[Path]:
     """Write a period's tables into ``output_dir`` (the run's staging folder):
     ``graded_customers.parquet`` (full precision, values as computed),
@@ -435,6 +436,7 @@ def save_outputs(
             {"params": spend.params, "loglik": spend.loglik} if spend is not None else None
         ),
         "failed_sections": [failure.as_dict() for failure in failures],
+        "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
     }
     written = [
         folder / "graded_customers.parquet",

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from clv.backtest import BacktestResult
@@ -31,13 +32,16 @@ from clv.models import (
 from clv.paths import PROJECT_ROOT
 from clv.programmes.inputs import EventsInput
 from clv.report.config import RunConfig
-from clv.rfm import WindowCounts
+from clv.rfm import DAYS_PER_UNIT, WindowCounts
 from clv.tiers import Grading
 
 __all__ = [
+    "SUFFICIENCY_MINIMUMS",
     "FitOutcome",
     "SectionFailure",
+    "Sufficiency",
     "attempt",
+    "data_sufficiency",
     "fit_models",
     "graded_table",
     "headline",
@@ -132,6 +136,69 @@ def value_basis(config: RunConfig) -> str:
     if config.margin > 0:
         return f"expected gross profit at a {config.margin:.0%} margin {horizon}"
     return f"expected revenue (no margin given: not profit) {horizon}"
+
+
+# The least a CLV forecast needs (practice in the field: about 500 customers and
+# 180 days of history with some customers on three or more orders; and a
+# history several times longer than the typical gap between purchases).
+SUFFICIENCY_MINIMUMS: dict[str, float] = {
+    "customers": 500,
+    "history_days": 180,
+    "customers_with_3_or_more_purchases": 30,
+    "history_in_typical_gaps": 3.0,
+}
+
+
+@dataclass(frozen=True)
+class Sufficiency:
+    """Whether a log holds enough to forecast from: each check with its value,
+    its minimum and whether it passed (``checks``)."""
+
+    checks: pl.DataFrame  # check, value, minimum, passed
+
+    @property
+    def sufficient(self) -> bool:
+        return bool(self.checks["passed"].all())
+
+    def failed(self) -> list[str]:
+        return self.checks.filter(~pl.col("passed"))["check"].to_list()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sufficient": self.sufficient, "checks": self.checks.to_dicts()}
+
+
+def data_sufficiency(
+    tx: TransactionLog, summary: pl.DataFrame, observation_end: str
+) -> Sufficiency:
+    """Check a period's data against :data:`SUFFICIENCY_MINIMUMS`: customers,
+    length of history, customers with three or more purchase periods, and
+    history length in typical (median) gaps between a repeat buyer's
+    purchases."""
+    end = dt.date.fromisoformat(observation_end)
+    first = tx.data["date"].min()
+    history = (end - first.date()).days + 1 if first is not None else 0
+    unit_days = DAYS_PER_UNIT[str(summary["time_unit"][0])] if summary.height else 1.0
+    repeat = summary.filter(pl.col("frequency") > 0)
+    # a repeat buyer's mean gap: recency spread over their repeat purchases
+    gaps = (repeat["recency"] / repeat["frequency"] * unit_days).to_numpy()
+    typical_gap = float(np.median(gaps)) if gaps.size else float("inf")
+    values = {
+        "customers": float(summary.height),
+        "history_days": float(history),
+        "customers_with_3_or_more_purchases": float(
+            summary.filter(pl.col("frequency") >= 2).height
+        ),
+        "history_in_typical_gaps": history / typical_gap if typical_gap > 0 else 0.0,
+    }
+    checks = pl.DataFrame(
+        {
+            "check": list(values),
+            "value": [round(v, 2) for v in values.values()],
+            "minimum": [float(SUFFICIENCY_MINIMUMS[k]) for k in values],
+            "passed": [values[k] >= SUFFICIENCY_MINIMUMS[k] for k in values],
+        }
+    )
+    return Sufficiency(checks)
 
 
 @dataclass(frozen=True)
