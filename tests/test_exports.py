@@ -520,3 +520,17 @@ def test_failure_note_names_the_section_and_every_try():
     assert "bgnbd (penalizer 0): boundary" in en and "mbgnbd (penalizer 0.001)" in en
     zh = narrative.failure(failed, "zh")
     assert "本部分无法计算：回测" in zh and "back-test" not in zh
+
+
+def test_fact_and_quality_items_read_in_the_reports_language():
+    import polars as pl
+
+    from clv.report import quality_table
+
+    tx = clv.datasets.cdnow(sample=True)
+    zh = str(narrative.table(quality_table(tx.quality), "zh"))
+    assert "读取行数" in zh and "rows_read" not in zh
+    en = str(narrative.table(quality_table(tx.quality), "en"))
+    assert "rows read" in en and "rows_read" not in en
+    facts = pl.DataFrame({"item": ["version polars", "parameter lang"], "value": ["2", "zh"]})
+    assert "版本 polars" in str(narrative.table(facts, "zh"))

@@ -312,6 +312,58 @@ _MONEY = {
 }
 
 
+# the items of the run-facts and data-quality tables: (en, zh)
+_ITEMS: dict[str, tuple[str, str]] = {
+    "data": ("data", "数据文件"),
+    "data sha256": ("data SHA-256", "数据 SHA-256 校验值"),
+    "transactions read": ("transactions read", "读取的交易"),
+    "transactions kept": ("transactions kept", "保留的交易"),
+    "customers graded": ("customers graded", "参与分级的客户"),
+    "first transaction": ("first transaction", "首笔交易日期"),
+    "last transaction": ("last transaction", "末笔交易日期"),
+    "transactions after observation end (left out)": (
+        "transactions after the observation end (left out)",
+        "观察期末之后的交易（未计入）",
+    ),
+    "exact duplicate rows (kept or dropped by policy)": (
+        "exact duplicate rows (kept or dropped by policy)",
+        "完全重复的行（按规则保留或删除）",
+    ),
+    "zero-amount rows": ("zero-amount rows", "金额为零的行"),
+    "predicted value": ("predicted value", "预测价值的含义"),
+    "currency": ("currency", "货币"),
+    "rows_read": ("rows read", "读取行数"),
+    "rows_kept": ("rows kept", "保留行数"),
+    "duplicate_rows": ("exact duplicate rows", "完全重复的行"),
+    "duplicate_rows_dropped": ("exact duplicates dropped", "删除的重复行"),
+    "zero_amount_rows": ("zero-amount rows", "金额为零的行"),
+    "zero_amount_rows_dropped": ("zero-amount rows dropped", "删除的零金额行"),
+    "customer_ids_stripped": ("ids stripped of spaces", "去除空格的客户编号"),
+    "blank_rows_dropped": ("blank lines dropped", "删除的空行"),
+    "ids_differing_by_leading_zeros": (
+        "ids differing only by leading zeros",
+        "仅前导零不同的客户编号",
+    ),
+    "near_duplicate_rows": ("rows sharing customer and time", "客户与时间相同的行"),
+    "time_zone_offsets_removed": ("time-zone offsets removed", "去除的时区偏移"),
+    "time_zone_offsets_converted": ("times converted to the time zone", "换算时区的时间"),
+    "id_characters_stripped": ("ids stripped of invisible characters", "去除不可见字符的客户编号"),
+    "ids_read_from_numbers": ("ids read from numbers", "由数字读取的客户编号"),
+    "note": ("note", "说明"),
+}
+_ITEM_PREFIXES = {"version ": ("version ", "版本 "), "parameter ": ("parameter ", "参数 ")}
+
+
+def _item(text: str, lang: str) -> str:
+    pair = _ITEMS.get(text)
+    if pair:
+        return pair[1] if lang == "zh" else pair[0]
+    for prefix, (en, zh) in _ITEM_PREFIXES.items():
+        if text.startswith(prefix):
+            return (zh if lang == "zh" else en) + text[len(prefix) :]
+    return text
+
+
 class Table:
     """A polars frame shown as a clean HTML table: translated headers, no
     types or quotes, percentages and thousands separators, nothing cut;
@@ -345,6 +397,8 @@ class Table:
             return f"{value:,}"
         if self.lang == "zh" and column in ("status", "verdict", "movement"):
             return _VALUES_ZH.get(str(value), str(value))
+        if column == "item":
+            return _item(str(value), self.lang)
         return str(value)
 
     def _repr_html_(self) -> str:
