@@ -530,7 +530,7 @@ def write_index(reports_dir: Path = REPORTS_DIR) -> Path:
         page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Customer grading reports · 客户分级报告</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #ddd;padding:.4em .8em;text-align:right}}
+td,th{{border-bottom:1px solid #ddd;padding:.4em .8em;text-align:right}}td{{white-space:nowrap}}
 td:first-child,th:first-child{{text-align:left}}</style></head><body>
 <h1>Customer grading reports · 客户分级报告</h1>
 <table><thead><tr><th>period 期间</th><th>data up to 截止</th><th>customers 客户</th>
