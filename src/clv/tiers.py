@@ -51,6 +51,7 @@ __all__ = [
     "Scheme",
     "SchemeError",
     "Stability",
+    "ThresholdMove",
     "Tier",
     "assign_ranks",
     "available_schemes",
@@ -777,6 +778,67 @@ class Stability:
 
 
 @dataclass(frozen=True)
+class ThresholdMove:
+    """A threshold whose grounded cut fell inside a block of customers that
+    :func:`grade` keeps together, and where the cut went.
+
+    ``tier`` is the tier whose lower bound the threshold is. ``reason`` is
+    ``tie_block`` (a block of equal scores), ``indistinguishable_block`` (the
+    scores inside a narrow bootstrap interval of the threshold) or
+    ``indistinguishable_block_kept`` (such a block that could not be moved
+    without crossing or meeting a neighbouring threshold, so it stays split).
+    ``side`` says where the block went: ``above`` (into ``tier``), ``below``
+    (into the tier under it) or ``split``. Shares are cumulative from the top:
+    the share of the grounding's measure (predicted value for ``value_share``,
+    customers otherwise) held by customers at or above the threshold; the
+    target is None for methods without a share target.
+    """
+
+    tier: str
+    tier_rank: int
+    reason: str
+    grounded: float
+    final: float
+    block_low: float
+    block_high: float
+    block_customers: int
+    side: str
+    customers_moved: int
+    target_share: float | None
+    grounded_share: float
+    final_share: float
+    interval_low: float | None = None
+    interval_high: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values."""
+        return {k: _plain(v) for k, v in self.__dict__.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+_SPARSE_SCHEMA = {
+    "tier_rank": pl.Int64,
+    "tier": pl.String,
+    "tier_name": pl.String,
+    "customers": pl.Int64,
+    "share": pl.Float64,
+    "reason": pl.String,
+    "threshold_reason": pl.String,
+    "block_low": pl.Float64,
+    "block_high": pl.Float64,
+    "block_customers": pl.Int64,
+    "block_tier": pl.String,
+}
+
+
+@dataclass(frozen=True)
 class Grading:
     """The result of grading customers with a scheme.
 
@@ -784,6 +846,13 @@ class Grading:
     ``tier_rank`` (1 = top), ``tier_name`` (in ``lang``), ``risk_band``,
     ``status`` (``graded``, ``provisional``, ``one_time`` or ``lost``),
     ``action`` and the score columns.
+
+    ``thresholds`` are the cuts used; ``grounded_thresholds`` those the
+    grounding gave before blocks of equal (or indistinguishable) scores were
+    kept together, and ``threshold_moves`` records each threshold that fell
+    inside such a block (see :func:`grade`). A tier is sparse when it holds
+    fewer than ``min_tier_customers`` customers or less than
+    ``min_tier_share`` of them (see :meth:`sparse_tiers`).
     """
 
     scheme: Scheme
@@ -792,6 +861,104 @@ class Grading:
     lang: Lang = "en"
     stability: Stability | None = None
     notes: tuple[str, ...] = ()
+    grounded_thresholds: np.ndarray | None = None
+    threshold_moves: tuple[ThresholdMove, ...] = ()
+    min_tier_customers: int = 5
+    min_tier_share: float = 0.01
+    indistinct_within: float | None = None
+
+    def sparse_tiers(self) -> pl.DataFrame:
+        """One row per tier with no customers or too few (fewer than
+        ``min_tier_customers``, or a share of customers below
+        ``min_tier_share``), with why.
+
+        ``reason`` is ``empty_after_ties`` / ``sparse_after_ties`` when a
+        threshold bounding the tier sits at the edge of a block of equal
+        scores, ``empty_after_indistinguishable`` /
+        ``sparse_after_indistinguishable`` when it sits at the edge of a block
+        of scores indistinguishable within its bootstrap interval, else
+        ``empty`` or ``few_customers``. For the first four, ``block_low``,
+        ``block_high`` and ``block_customers`` describe the (largest) block
+        concerned, ``block_tier`` the tier holding it and ``threshold_reason``
+        the move's reason code; they are null otherwise.
+        """
+        n = self.customers.height
+        counts = np.bincount(
+            self.customers["tier_rank"].to_numpy(), minlength=len(self.scheme.tiers) + 1
+        )[1:]
+        rows = []
+        for tier, count in zip(self.scheme.tiers, counts.tolist(), strict=True):
+            share = count / n if n else 0.0
+            if count >= self.min_tier_customers and share >= self.min_tier_share:
+                continue
+            # the tier's bounds: the threshold above it and its own
+            bounds = {tier.rank - 2, tier.rank - 1}
+            near = [m for m in self.threshold_moves if m.tier_rank - 1 in bounds]
+            move = max(near, key=lambda m: m.block_customers, default=None)
+            row: dict[str, Any] = {
+                "tier_rank": tier.rank,
+                "tier": tier.id,
+                "tier_name": tier.name(self.lang),
+                "customers": count,
+                "share": share,
+            }
+            if move is None:
+                row["reason"] = "empty" if count == 0 else "few_customers"
+            else:
+                cause = "ties" if move.reason == "tie_block" else "indistinguishable"
+                row["reason"] = f"{'empty' if count == 0 else 'sparse'}_after_{cause}"
+                holder = int(assign_ranks(np.array([move.block_high]), self.thresholds)[0])
+                row |= {
+                    "threshold_reason": move.reason,
+                    "block_low": move.block_low,
+                    "block_high": move.block_high,
+                    "block_customers": move.block_customers,
+                    "block_tier": self.scheme.tiers[holder - 1].id,
+                }
+            rows.append(row)
+        return pl.DataFrame(rows, schema=_SPARSE_SCHEMA)
+
+    def moves_table(self) -> pl.DataFrame:
+        """:attr:`threshold_moves` as a frame (one row per move, with the tier's
+        name in ``lang``)."""
+        names = {t.id: t.name(self.lang) for t in self.scheme.tiers}
+        schema = {
+            "tier": pl.String,
+            "tier_rank": pl.Int64,
+            "reason": pl.String,
+            "grounded": pl.Float64,
+            "final": pl.Float64,
+            "block_low": pl.Float64,
+            "block_high": pl.Float64,
+            "block_customers": pl.Int64,
+            "side": pl.String,
+            "customers_moved": pl.Int64,
+            "target_share": pl.Float64,
+            "grounded_share": pl.Float64,
+            "final_share": pl.Float64,
+            "interval_low": pl.Float64,
+            "interval_high": pl.Float64,
+        }
+        frame = pl.DataFrame([m.to_dict() for m in self.threshold_moves], schema=schema)
+        tier_names = [names[m.tier] for m in self.threshold_moves]
+        return frame.with_columns(pl.Series("tier_name", tier_names, dtype=pl.String))
+
+    def ties_dict(self) -> dict[str, Any]:
+        """Threshold moves and sparse tiers as plain JSON-ready values (for a
+        report's summary.json)."""
+        grounded = self.thresholds if self.grounded_thresholds is None else self.grounded_thresholds
+        return {
+            "grounded_thresholds": [_plain(t) for t in np.asarray(grounded).tolist()],
+            "thresholds": [_plain(t) for t in np.asarray(self.thresholds).tolist()],
+            "indistinct_within": self.indistinct_within,
+            "min_tier_customers": self.min_tier_customers,
+            "min_tier_share": self.min_tier_share,
+            "threshold_moves": [m.to_dict() for m in self.threshold_moves],
+            "sparse_tiers": [
+                {k: _plain(v) for k, v in row.items()}
+                for row in self.sparse_tiers().iter_rows(named=True)
+            ],
+        }
 
     def tier_table(self) -> pl.DataFrame:
         """Per tier: threshold, customers, shares of customers, of predicted
@@ -893,8 +1060,38 @@ def grade(
     alpha: float = 0.05,
     instability_level: float = 0.10,
     seed: int = 0,
+    indistinct_within: float | None = 0.05,
+    min_tier_customers: int = 5,
+    min_tier_share: float = 0.01,
 ) -> Grading:
     """Grade scored customers with a tier scheme.
+
+    Customers with equal scores always get the same tier. Two rules keep
+    blocks of customers together, each moving a grounded threshold to an edge
+    of the block it falls in and recording the move in
+    :attr:`Grading.threshold_moves`:
+
+    ``tie_block``
+        (``value_share`` and ``quantile``) When a tier's target share falls
+        inside a block of two or more equal scores, the whole block goes to
+        the side that keeps the tier's cumulative share (of predicted value,
+        or of customers) closest to its target; on a tie, to the tier above,
+        as the grounding does.
+    ``indistinguishable_block``
+        (with a bootstrap) When a threshold's bootstrap interval
+        ``[lower, upper]`` is narrow, at most ``indistinct_within`` times the
+        threshold, all customers with a score in it count as one block: it
+        goes wholly to the side that keeps the tier's cumulative share closest
+        to its target (for ``natural_breaks`` and ``fixed``: the side that
+        moves fewer customers), so no customer in the interval is split from
+        another. A move that would make the threshold cross or meet a
+        neighbouring one takes the other edge, or none
+        (``indistinguishable_block_kept``).
+
+    Thresholds stay strictly falling from the top tier down: a tier emptied
+    by a move keeps a threshold just below the one above it (the next
+    floating-point number). Without ties and without a narrow interval the
+    grading is the grounding's.
 
     Parameters
     ----------
@@ -916,6 +1113,13 @@ def grade(
         share of resamples.
     seed
         Seed of the bootstrap (and of the natural-breaks sample).
+    indistinct_within
+        Largest width of a threshold's bootstrap interval, as a share of the
+        threshold, for which the scores inside count as indistinguishable
+        (None: never).
+    min_tier_customers, min_tier_share
+        A tier with fewer customers, or a smaller share of them, is reported
+        by :meth:`Grading.sparse_tiers`.
 
     Returns
     -------
@@ -925,6 +1129,14 @@ def grade(
         scheme = load_scheme(scheme)
     if lang not in ("en", "zh"):
         raise ValueError(f"lang={lang!r}; use 'en' or 'zh'")
+    if indistinct_within is not None and not (
+        isinstance(indistinct_within, int | float) and 0 <= indistinct_within < math.inf
+    ):
+        raise ValueError(f"indistinct_within={indistinct_within!r}; give a number >= 0 or None")
+    if isinstance(min_tier_customers, bool) or not isinstance(min_tier_customers, int):
+        raise ValueError(f"min_tier_customers={min_tier_customers!r}; give a whole number")
+    if not 0 <= min_tier_share <= 1:
+        raise ValueError(f"min_tier_share={min_tier_share!r}; give a share within [0, 1]")
     needed = {"customer_id", scheme.score, scheme.risk_score, "p_alive", "clv", "frequency", "T"}
     missing = sorted(needed - set(scores.columns))
     if missing:
@@ -937,7 +1149,38 @@ def grade(
         raise ValueError(f"score column {scheme.score!r} has missing or non-finite values")
     settings = dict(scheme.settings)
     settings.setdefault("seed", seed)
-    thresholds = ground_thresholds(values, scheme.method, settings, len(scheme.tiers))
+    grounded = ground_thresholds(values, scheme.method, settings, len(scheme.tiers))
+
+    # one sort serves the block rules and the bootstrap
+    order = np.argsort(-values, kind="stable")
+    desc = values[order]
+    lower = upper = draws = positions = None
+    if n_bootstrap > 0:
+        draws = np.empty((n_bootstrap, grounded.size))
+        positions = _resample_cuts(
+            values,
+            desc,
+            scheme.method,
+            settings,
+            len(scheme.tiers),
+            draws,
+            np.random.default_rng(seed),
+            seed,
+            tie_rule=True,
+        )
+        lower = np.quantile(draws, alpha / 2, axis=0)
+        upper = np.quantile(draws, 1 - alpha / 2, axis=0)
+    kept = _keep_blocks_together(
+        desc,
+        scheme.method,
+        settings,
+        grounded,
+        lower,
+        upper,
+        indistinct_within if n_bootstrap > 0 else None,
+        [t.id for t in scheme.tiers],
+    )
+    thresholds = kept.thresholds
     ranks = assign_ranks(values, thresholds)
     notes = []
     empty = sorted(set(range(1, len(scheme.tiers) + 1)) - set(np.unique(ranks).tolist()))
@@ -983,17 +1226,23 @@ def grade(
     ).hstack(scores.select(keep))
 
     stability = None
-    if n_bootstrap > 0:
-        stability = _bootstrap(
-            values,
-            scheme,
-            settings,
-            thresholds,
-            ranks,
-            n_bootstrap,
-            alpha,
-            instability_level,
-            seed,
+    if draws is not None and positions is not None and lower is not None and upper is not None:
+        # a resampled cut inside a block kept together goes where the block went
+        for j, start, stop, where in kept.snaps:
+            column = positions[:, j]
+            column[(column > start) & (column < stop)] = where
+        changed = _changed_counts(order, kept.positions, positions)
+        share_changed = changed / n_bootstrap
+        stability = Stability(
+            n_resamples=n_bootstrap,
+            alpha=alpha,
+            thresholds=grounded,
+            lower=lower,
+            upper=upper,
+            unstable_share=float(np.mean(share_changed >= instability_level)),
+            instability_level=instability_level,
+            mean_disagreement=float(share_changed.mean()),
+            seed=seed,
         )
     return Grading(
         scheme=scheme,
@@ -1002,46 +1251,224 @@ def grade(
         lang=lang,
         stability=stability,
         notes=tuple(notes),
+        grounded_thresholds=grounded,
+        threshold_moves=kept.moves,
+        min_tier_customers=min_tier_customers,
+        min_tier_share=min_tier_share,
+        indistinct_within=indistinct_within if n_bootstrap > 0 else None,
     )
 
 
-def _bootstrap_sorted(
-    values: np.ndarray,
+# ---------------------------------------------------------------------------
+# keeping blocks of customers together
+
+
+@dataclass(frozen=True)
+class _Kept:
+    thresholds: np.ndarray  # final, strictly falling where the scores leave room
+    positions: np.ndarray  # customers at or above each final threshold
+    moves: tuple[ThresholdMove, ...]
+    snaps: tuple[tuple[int, int, int, int], ...]  # (cut, block start, block stop, position)
+
+
+def _count_at_least(ascending: np.ndarray, t: Any) -> np.ndarray:
+    return ascending.size - np.searchsorted(ascending, t, side="left")
+
+
+def _count_above(ascending: np.ndarray, t: Any) -> np.ndarray:
+    return ascending.size - np.searchsorted(ascending, t, side="right")
+
+
+def _keep_blocks_together(
+    desc: np.ndarray,
     method: str,
     settings: dict[str, Any],
-    thresholds: np.ndarray,
+    grounded: np.ndarray,
+    lower: np.ndarray | None,
+    upper: np.ndarray | None,
+    within: float | None,
+    tier_ids: list[str],
+) -> _Kept:
+    """Move grounded thresholds out of blocks of equal scores (``tie_block``)
+    and out of narrow bootstrap intervals (``indistinguishable_block``); see
+    :func:`grade`. ``desc`` holds the scores sorted highest first; a cut is
+    handled as its position there (the number of customers at or above it), so
+    the work after the sort is O(customers) for the cumulative shares plus a
+    binary search per threshold."""
+    n = desc.size
+    k = grounded.size
+    ascending = desc[::-1]
+    weights = desc if method == "value_share" else np.ones(n)
+    measure = np.concatenate([[0.0], np.cumsum(weights)])
+    total = measure[-1]
+
+    def share(q: int) -> float:
+        return float(measure[q] / total) if total > 0 else 0.0
+
+    shares = method in ("value_share", "quantile")
+    targets = np.cumsum(settings["shares"])[:-1] - 1e-12 if shares else None
+    start = _count_at_least(ascending, grounded).astype(np.int64)
+    pos = start.copy()
+    found: dict[int, tuple[str, int, int]] = {}
+
+    if targets is not None:
+        for j in range(k):
+            # the grounding puts the whole block of the threshold's score above it
+            top = int(_count_above(ascending, grounded[j]))
+            stop = int(pos[j])
+            if stop - top >= 2:
+                down = targets[j] - share(top) < share(stop) - targets[j]
+                pos[j] = top if down else stop
+                found[j] = ("tie_block", top, stop)
+
+    if lower is not None and upper is not None and within is not None:
+        for j in range(k):
+            if upper[j] - lower[j] > within * abs(grounded[j]):
+                continue
+            top = int(_count_above(ascending, upper[j]))
+            stop = int(_count_at_least(ascending, lower[j]))
+            here = int(pos[j])
+            if not top < here < stop:
+                continue
+            aim = float(targets[j]) if targets is not None else share(here)
+            options = sorted([(abs(share(stop) - aim), 0, stop), (abs(aim - share(top)), 1, top)])
+            above = int(pos[j - 1]) if j > 0 else -1
+            below = int(pos[j + 1]) if j < k - 1 else n + 1
+            allowed = [q for _, _, q in options if above < q < below]
+            if allowed:
+                pos[j] = allowed[0]
+                found[j] = ("indistinguishable_block", top, stop)
+            else:
+                found[j] = ("indistinguishable_block_kept", top, stop)
+
+    final = np.asarray(grounded, dtype=float).copy()
+    for j in range(k):
+        if pos[j] != start[j]:
+            final[j] = desc[pos[j] - 1] if pos[j] > 0 else np.nextafter(desc[0], np.inf)
+    # strictly falling thresholds: cuts above everyone step up, others step down
+    for j in range(k - 2, -1, -1):
+        if pos[j] == 0 and final[j] <= final[j + 1]:
+            final[j] = np.nextafter(final[j + 1], np.inf)
+    for j in range(1, k):
+        if final[j] >= final[j - 1]:
+            step = np.nextafter(final[j - 1], -np.inf)
+            if pos[j] == n or step > desc[pos[j]]:
+                final[j] = step
+
+    moves = []
+    snaps = []
+    for j, (reason, top, stop) in sorted(found.items()):
+        q = int(pos[j])
+        side = "above" if q == stop else "below" if q == top else "split"
+        interval = reason != "tie_block"
+        moves.append(
+            ThresholdMove(
+                tier=tier_ids[j],
+                tier_rank=j + 1,
+                reason=reason,
+                grounded=float(grounded[j]),
+                final=float(final[j]),
+                block_low=float(desc[stop - 1]),
+                block_high=float(desc[top]),
+                block_customers=stop - top,
+                side=side,
+                customers_moved=abs(q - int(start[j])),
+                target_share=None if targets is None else float(targets[j] + 1e-12),
+                grounded_share=share(int(start[j])),
+                final_share=share(q),
+                interval_low=float(lower[j]) if interval and lower is not None else None,
+                interval_high=float(upper[j]) if interval and upper is not None else None,
+            )
+        )
+        if reason == "indistinguishable_block":
+            snaps.append((j, top, stop, q))
+    return _Kept(final, pos, tuple(moves), tuple(snaps))
+
+
+# ---------------------------------------------------------------------------
+# bootstrap
+
+
+def _block_edges(desc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each sorted position, the first position of its block of equal
+    scores and the position just past it."""
+    n = desc.size
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = desc[1:] != desc[:-1]
+    first = np.flatnonzero(new)
+    block = np.cumsum(new) - 1
+    stops = np.append(first[1:], n)
+    return first[block], stops[block]
+
+
+def _resample_cuts(
+    values: np.ndarray,
+    desc: np.ndarray,
+    method: str,
+    settings: dict[str, Any],
+    n_tiers: int,
     draws: np.ndarray,
     rng: np.random.Generator,
+    seed: int,
+    *,
+    tie_rule: bool,
 ) -> np.ndarray:
-    """Bootstrap of a share grounding in O(n) per resample without sorting.
+    """Resample customers with replacement and re-ground the thresholds on each
+    resample (the models are not refitted): fills ``draws`` with the grounded
+    thresholds and returns, per resample and threshold, the position of the
+    cut among the sorted customers (customers at or above it). With
+    ``tie_rule`` a share cut inside a block of equal scores goes to the block
+    edge closer to its target, as in :func:`grade`.
 
-    Customers are sorted once (highest score first); a resample is a vector of
-    copy counts over those positions, and each cut falls where the weighted
-    cumulative share reaches it, which is where sorting the resample would put
-    it. Tiers are contiguous runs of positions, so the customers whose tier
-    changes in a resample are the runs between old and new cut positions:
-    counted with a difference array, not a per-customer comparison.
-
-    Fills ``draws`` and returns, per customer (input order), the number of
-    resamples in which its tier differs from the point estimate.
+    Share groundings take O(customers) per resample without sorting: a
+    resample is a vector of copy counts over the sorted positions, and each cut
+    falls where the weighted cumulative share reaches it, which is where
+    sorting the resample would put it.
     """
-    n = values.size
-    order = np.argsort(-values, kind="stable")
-    desc = values[order]
+    n = desc.size
     ascending = desc[::-1]
+    positions = np.empty(draws.shape, dtype=np.int64)
+    if method not in ("value_share", "quantile"):
+        for b in range(draws.shape[0]):
+            draws[b] = ground_thresholds(
+                values[rng.integers(0, n, size=n)], method, {**settings, "seed": seed + b}, n_tiers
+            )
+            positions[b] = _count_at_least(ascending, draws[b])
+        return positions
     cuts = np.cumsum(settings["shares"])[:-1] - 1e-12
-
-    def above(t: np.ndarray) -> np.ndarray:  # customers with a score >= each threshold
-        return n - np.searchsorted(ascending, t, side="left")
-
-    base = above(thresholds)
-    runs = np.zeros(n + 1, dtype=np.int64)  # difference array over sorted positions
+    if tie_rule:
+        block_first, block_stop = _block_edges(desc)
     for b in range(draws.shape[0]):
         copies = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
         mass = desc * copies if method == "value_share" else copies
         cumulative = np.cumsum(mass) / mass.sum()
-        draws[b] = desc[np.minimum(np.searchsorted(cumulative, cuts, side="left"), n - 1)]
-        moved = above(draws[b])
+        index = np.minimum(np.searchsorted(cumulative, cuts, side="left"), n - 1)
+        draws[b] = desc[index]
+        if not tie_rule:
+            positions[b] = _count_at_least(ascending, draws[b])
+            continue
+        top, stop = block_first[index], block_stop[index]
+        before = np.where(top > 0, cumulative[np.maximum(top - 1, 0)], 0.0)
+        after = cumulative[stop - 1]
+        counted = np.cumsum(copies)
+        present = counted[stop - 1] - np.where(top > 0, counted[np.maximum(top - 1, 0)], 0.0)
+        down = (present >= 2) & (cuts - before < after - cuts)
+        positions[b] = np.where(down, top, stop)
+    return positions
+
+
+def _changed_counts(order: np.ndarray, base: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per customer (input order), the number of resamples in which its tier
+    differs from the grading's, given cut positions among the sorted customers.
+
+    Tiers are contiguous runs of positions, so the customers whose tier
+    changes in a resample are the runs between old and new cut positions:
+    counted with a difference array, not a per-customer comparison.
+    """
+    n = order.size
+    runs = np.zeros(n + 1, dtype=np.int64)  # difference array over sorted positions
+    for moved in positions:
         # a customer's tier is 1 + the number of cuts it is below; between the old
         # and the new position of a cut that number moves by one
         points = np.unique(np.concatenate([base, moved, [0, n]]))
@@ -1058,43 +1485,25 @@ def _bootstrap_sorted(
     return changed
 
 
-def _bootstrap(
+def _bootstrap_sorted(
     values: np.ndarray,
-    scheme: Scheme,
+    method: str,
     settings: dict[str, Any],
     thresholds: np.ndarray,
-    ranks: np.ndarray,
-    n_resamples: int,
-    alpha: float,
-    instability_level: float,
-    seed: int,
-) -> Stability:
-    """Resample customers with replacement, re-ground the thresholds on each
-    resample (the models are not refitted) and see who changes tier."""
-    rng = np.random.default_rng(seed)
-    n = values.size
-    draws = np.empty((n_resamples, thresholds.size))
-    if scheme.method in ("value_share", "quantile"):
-        changed = _bootstrap_sorted(values, scheme.method, settings, thresholds, draws, rng)
-    else:
-        changed = np.zeros(n, dtype=np.int64)
-        for b in range(n_resamples):
-            draws[b] = ground_thresholds(
-                values[rng.integers(0, n, size=n)],
-                scheme.method,
-                {**settings, "seed": seed + b},
-                len(scheme.tiers),
-            )
-            changed += assign_ranks(values, draws[b]) != ranks
-    share_changed = changed / n_resamples
-    return Stability(
-        n_resamples=n_resamples,
-        alpha=alpha,
-        thresholds=thresholds,
-        lower=np.quantile(draws, alpha / 2, axis=0),
-        upper=np.quantile(draws, 1 - alpha / 2, axis=0),
-        unstable_share=float(np.mean(share_changed >= instability_level)),
-        instability_level=instability_level,
-        mean_disagreement=float(share_changed.mean()),
-        seed=seed,
+    draws: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Bootstrap of a share grounding in O(n) per resample without sorting, as
+    the grounding alone would cut (blocks of equal scores wholly above a cut
+    in their block).
+
+    Fills ``draws`` and returns, per customer (input order), the number of
+    resamples in which its tier differs from the one ``thresholds`` give.
+    """
+    order = np.argsort(-values, kind="stable")
+    desc = values[order]
+    n_tiers = len(settings["shares"])
+    positions = _resample_cuts(
+        values, desc, method, settings, n_tiers, draws, rng, 0, tie_rule=False
     )
+    return _changed_counts(order, _count_at_least(desc[::-1], thresholds), positions)
