@@ -194,3 +194,20 @@ def test_cdnow_one_time_buyers_at_the_silver_threshold(cdnow_scores):
     # the other thresholds' intervals are wide and keep their grounded cuts
     np.testing.assert_array_equal(boot.thresholds[:3], boot.grounded_thresholds[:3])
     assert boot.stability.unstable_share < 0.12
+
+
+def test_the_report_says_where_ties_moved_a_threshold_and_why_a_tier_is_empty():
+    from clv import narrative
+
+    graded = clv.grade(_frame(np.full(40, 12.3)))
+    en = narrative.ties(graded, "en")
+    assert en.count("is empty") == 4 and "equal or indistinguishable values" in en
+    zh = narrative.ties(graded, "zh")
+    assert zh.count("没有客户") == 4
+    top = np.arange(100, 0, -1, dtype=float)
+    values = np.concatenate([top, np.full(60, 0.5), np.linspace(0.4, 0.01, 40)])
+    moved = clv.grade(_frame(values), _quantile([0.1, 0.2, 0.15, 0.15, 0.4]))
+    text = narrative.ties(moved, "en")
+    assert "moved from 0.50 to 1.00: 60 customers share the same predicted value" in text
+    untouched = clv.grade(_frame(np.linspace(1, 100, 300)))
+    assert narrative.ties(untouched, "en") == ""

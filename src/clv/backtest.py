@@ -17,7 +17,9 @@ For each: the share of holdout value captured by its top ``top_share`` of
 customers, the share of the true future top missed, the share of the future
 bottom wrongly promoted into the top, and Spearman's rank correlation with
 holdout value. Ties in a ranking are broken by customer id, so results are
-reproducible.
+reproducible. Paired bootstrap intervals on the differences between rankings
+(:func:`compare_rankings`) say which differences are more than the luck of
+which customers happened to be in the holdout.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ __all__ = [
     "BacktestResult",
     "backtest",
     "calibration_table",
+    "compare_rankings",
     "dunn_test",
     "holdout_by_frequency",
     "ranking_metrics",
@@ -136,6 +139,224 @@ def ranking_metrics(
                 "spearman": float(rho),
             }
         )
+    return pl.DataFrame(rows)
+
+
+_HIGHER_IS_BETTER = {"capture": True, "missed": False, "wrongly_promoted": False, "spearman": True}
+_METRICS = tuple(_HIGHER_IS_BETTER)
+_BLOCK_CELLS = 2_000_000  # resamples x customers handled at once: bounds memory
+
+
+def _tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customers sorted by ``values``, where each run of equal values starts,
+    and each customer's run: what average ranks are computed from."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new_run = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.empty(values.size, dtype=np.intp)
+    group[order] = np.cumsum(new_run) - 1
+    return order, np.flatnonzero(new_run), group
+
+
+def _average_ranks(
+    counts: np.ndarray, ties: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Average rank (1-based, ties sharing the mean rank) of each customer
+    among the draws of each resample, where customer ``i`` is drawn
+    ``counts[:, i]`` times."""
+    order, starts, group = ties
+    per_group = np.add.reduceat(counts[:, order], starts, axis=1)
+    below = np.cumsum(per_group, axis=1) - per_group
+    return (below + (per_group + 1) / 2)[:, group]
+
+
+def _top_counts(counts: np.ndarray, order: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """How many of each customer's draws fall in the top ``k`` draws of each
+    resample, customers taken in ``order`` (best first).
+
+    Only the first customers in ``order`` can be in the top: returns those
+    customers and their counts in the top, one row per resample.
+    """
+    n = counts.shape[1]
+    # enough customers to hold k draws in all but freak resamples, which widen it below
+    length = min(n, k + 8 * math.isqrt(k) + 16)
+    while True:
+        ordered = counts[:, order[:length]]
+        drawn = np.cumsum(ordered, axis=1)
+        if length == n or drawn[:, -1].min() >= k:
+            break
+        length = min(n, 2 * length)
+    return order[:length], np.clip(k - (drawn - ordered), 0, ordered)
+
+
+def _resample_metrics(
+    counts: np.ndarray,
+    outcome: np.ndarray,
+    orders: dict[str, np.ndarray],
+    ties: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    true_order: np.ndarray,
+    outcome_ties: tuple[np.ndarray, np.ndarray, np.ndarray],
+    k: int,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The metrics of :func:`ranking_metrics` for each ranking in each resample.
+
+    ``counts[b, i]`` is how often customer ``i`` is drawn in resample ``b``;
+    every draw counts as a customer of its own. With all counts 1 this gives
+    ``ranking_metrics`` itself.
+    """
+    n = int(counts[0].sum())
+    weights = counts.astype(float)
+    total = weights @ outcome
+    true_customers, true_counts = _top_counts(counts, true_order, k)
+    true_top = np.zeros_like(counts)
+    true_top[:, true_customers] = true_counts
+    y_rank = _average_ranks(counts, outcome_ties)
+    y_centred = y_rank - (n + 1) / 2  # average ranks of n draws always have mean (n + 1) / 2
+    y_var = np.einsum("bi,bi->b", weights, y_centred**2)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for label, order in orders.items():
+        customers, top = _top_counts(counts, order, k)
+        overlap = np.minimum(top, true_top[:, customers]).sum(axis=1)
+        x_centred = _average_ranks(counts, ties[label]) - (n + 1) / 2
+        x_var = np.einsum("bi,bi->b", weights, x_centred**2)
+        cov = np.einsum("bi,bi,bi->b", weights, x_centred, y_centred)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[label] = {
+                "capture": np.where(total > 0, (top @ outcome[customers]) / total, np.nan),
+                "missed": (k - overlap) / k,
+                "wrongly_promoted": (k - overlap) / max(1, n - k),
+                "spearman": cov / np.sqrt(x_var * y_var),
+            }
+    return out
+
+
+def compare_rankings(
+    frame: pl.DataFrame,
+    rankings: dict[str, str],
+    outcome: str,
+    *,
+    pairs: list[tuple[str, str]] | None = None,
+    top_share: float = 0.2,
+    n_bootstrap: int = 500,
+    alpha: float = 0.05,
+    seed: int | None = 0,
+) -> pl.DataFrame:
+    """Differences between rankings on the metrics of :func:`ranking_metrics`,
+    with paired bootstrap intervals.
+
+    Customers are resampled with replacement ``n_bootstrap`` times; each
+    resample is scored by every ranking (the same customers for all: paired),
+    with the top group, tie-breaking by customer id and average ranks for
+    Spearman's correlation as in :func:`ranking_metrics`. A customer drawn
+    twice counts as two customers. The rankings themselves stay fixed: the
+    intervals show how much the comparison owes to which customers happened
+    to be in the holdout, not the uncertainty of the fitted models.
+
+    Parameters
+    ----------
+    frame, rankings, outcome, top_share
+        As for :func:`ranking_metrics`.
+    pairs
+        ``(ranking, baseline)`` labels to compare; by default every ranking
+        against each one listed after it.
+    n_bootstrap
+        Number of resamples.
+    alpha
+        The intervals cover ``1 - alpha`` (percentile intervals).
+    seed
+        Seed of the resampling, for reproducible intervals.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per metric and pair: ``metric``, ``ranking``, ``baseline``,
+        ``ranking_value`` and ``baseline_value`` (on all customers),
+        ``difference`` (ranking minus baseline), ``lower`` and ``upper`` (the
+        interval of the difference), ``level`` (``1 - alpha``), ``resamples``
+        (``n_bootstrap``), ``higher_is_better`` (capture and
+        Spearman; fewer missed and wrongly promoted is better) and ``better``:
+        ``"ranking"`` or ``"baseline"`` when the interval excludes zero,
+        ``"tie"`` when it contains it. ``wrongly_promoted`` is ``missed``
+        times ``k / (n - k)`` (each customer wrongly in the top displaces one
+        of the true top), so the two always agree.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha}")
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    labels = list(rankings)
+    if pairs is None:
+        pairs = list(itertools.combinations(labels, 2))
+    n = frame.height
+    k = max(1, math.ceil(top_share * n))
+
+    def best_first(column: str) -> np.ndarray:
+        return (
+            frame.with_row_index("_row")
+            .sort([column, "customer_id"], descending=[True, False])["_row"]
+            .to_numpy()
+            .astype(np.intp)
+        )
+
+    y = frame[outcome].cast(pl.Float64).to_numpy()
+    orders = {label: best_first(column) for label, column in rankings.items()}
+    ties = {
+        label: _tie_groups(frame[column].cast(pl.Float64).to_numpy())
+        for label, column in rankings.items()
+    }
+    args = (y, orders, ties, best_first(outcome), _tie_groups(y), k)
+
+    point = _resample_metrics(np.ones((1, n), dtype=np.int64), *args)
+    rng = np.random.default_rng(seed)
+    block = max(1, _BLOCK_CELLS // max(1, n))
+    draws: dict[str, dict[str, list[np.ndarray]]] = {
+        label: {m: [] for m in _METRICS} for label in labels
+    }
+    offsets = None
+    for start in range(0, n_bootstrap, block):
+        size = min(block, n_bootstrap - start)
+        if offsets is None or offsets.shape[0] != size:
+            offsets = (np.arange(size) * n)[:, None]
+        picks = rng.integers(0, n, size=(size, n)) + offsets
+        counts = np.bincount(picks.ravel(), minlength=size * n).reshape(size, n).astype(np.int32)
+        for label, metrics in _resample_metrics(counts, *args).items():
+            for m, values in metrics.items():
+                draws[label][m].append(values)
+
+    rows = []
+    for metric in _METRICS:
+        higher = _HIGHER_IS_BETTER[metric]
+        for a, b in pairs:
+            diffs = np.concatenate(draws[a][metric]) - np.concatenate(draws[b][metric])
+            diffs = diffs[np.isfinite(diffs)]
+            if diffs.size:
+                lower, upper = (float(q) for q in np.quantile(diffs, [alpha / 2, 1 - alpha / 2]))
+            else:
+                lower = upper = math.nan
+            if lower > 0:
+                better = "ranking" if higher else "baseline"
+            elif upper < 0:
+                better = "baseline" if higher else "ranking"
+            else:
+                better = "tie"  # the interval holds zero (or could not be computed)
+            ranking_value = float(point[a][metric][0])
+            baseline_value = float(point[b][metric][0])
+            rows.append(
+                {
+                    "metric": metric,
+                    "ranking": a,
+                    "baseline": b,
+                    "ranking_value": ranking_value,
+                    "baseline_value": baseline_value,
+                    "difference": ranking_value - baseline_value,
+                    "lower": lower,
+                    "upper": upper,
+                    "level": 1 - alpha,
+                    "resamples": n_bootstrap,
+                    "higher_is_better": higher,
+                    "better": better,
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -277,6 +498,7 @@ class BacktestResult:
     grading: Grading
     customers: pl.DataFrame  # scores, tiers, rankings and holdout outcomes per customer
     rankings: pl.DataFrame
+    comparisons: pl.DataFrame  # paired bootstrap differences between rankings
     tiers: pl.DataFrame
     rank_violations: tuple[str, ...]
     no_purchase_calibration: pl.DataFrame
@@ -306,6 +528,15 @@ class BacktestResult:
                 f"  {row['ranking']:<11} capture {row['capture']:6.1%}  missed "
                 f"{row['missed']:6.1%}  wrongly promoted {row['wrongly_promoted']:6.1%}  "
                 f"spearman {row['spearman']:.3f}"
+            )
+        lines.append("")
+        lines.append("differences between rankings (paired bootstrap intervals):")
+        for row in self.comparisons.iter_rows(named=True):
+            scale, unit = (1, "") if row["metric"] == "spearman" else (100, " pts")
+            lines.append(
+                f"  {row['metric']:<16} {row['ranking']} - {row['baseline']}: "
+                f"{row['difference'] * scale:+.2f}{unit} ({row['lower'] * scale:+.2f} to "
+                f"{row['upper'] * scale:+.2f}), better: {row['better']}"
             )
         lines.append("")
         lines.append("holdout outcome per tier:")
@@ -343,11 +574,19 @@ def backtest(
     scheme: Scheme | str | Path = "five_card",
     top_share: float = 0.2,
     lang: str = "en",
+    n_bootstrap: int = 500,
+    alpha: float = 0.05,
+    seed: int | None = 0,
 ) -> BacktestResult:
     """Fit on the calibration window, grade, and check the grading on the holdout.
 
     The CLV used for grading here is the predicted value over the holdout
     window itself, undiscounted, so prediction and outcome cover the same time.
+
+    The rankings are compared pairwise (predicted value against past spend and
+    the RFM score, past spend against RFM) with ``n_bootstrap`` paired
+    resamples of customers and ``1 - alpha`` percentile intervals, seeded with
+    ``seed`` (see :func:`compare_rankings`).
 
     Returns
     -------
@@ -390,6 +629,15 @@ def backtest(
         {"clv": "clv", "past_spend": "revenue", "rfm": "rfm_score"},
         outcome="revenue_holdout",
         top_share=top_share,
+    )
+    comparisons = compare_rankings(
+        customers,
+        {"clv": "clv", "past_spend": "revenue", "rfm": "rfm_score"},
+        outcome="revenue_holdout",
+        top_share=top_share,
+        n_bootstrap=n_bootstrap,
+        alpha=alpha,
+        seed=seed,
     )
 
     total_value = customers["revenue_holdout"].sum()
@@ -440,6 +688,7 @@ def backtest(
         grading=grading,
         customers=customers,
         rankings=rankings,
+        comparisons=comparisons,
         tiers=tiers,
         rank_violations=tuple(violations),
         no_purchase_calibration=calibration_table(p_none, no_purchase),

@@ -120,28 +120,206 @@ def no_backtest(lang: str = "en") -> str:
     )
 
 
+# Names of the rankings and metrics of a back-test, in English and Chinese
+_RANKING_NAMES: dict[str, tuple[str, str]] = {
+    "clv": ("predicted value", "预测价值"),
+    "past_spend": ("past spend", "历史消费"),
+    "rfm": ("RFM score", "RFM 评分"),
+}
+_BASELINE_NAMES: dict[str, tuple[str, str]] = {
+    "past_spend": ("the hand-set rule on past spend", "按历史消费的人工规则"),
+    "rfm": ("the RFM score", "RFM 评分"),
+}
+_METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "capture": ("value captured by the top", "头部客户的价值捕获率"),
+    "missed": ("share of the true top missed", "真正头部客户的遗漏率"),
+    "wrongly_promoted": ("share of the bottom wrongly promoted", "尾部客户的误升率"),
+    "spearman": ("Spearman rank correlation", "Spearman 秩相关"),
+}
+
+
+def _ranking_name(label: str, lang: str) -> str:
+    pair = _RANKING_NAMES.get(label)
+    return _pick(lang, *pair) if pair else escape_markdown(label)
+
+
+def _advantage(row: dict) -> tuple[float, float, float]:
+    """The winner's lead on a metric and its interval, all positive when the
+    interval excludes zero."""
+    d, lo, hi = row["difference"], row["lower"], row["upper"]
+    ranking_ahead = row["better"] == "ranking"
+    if ranking_ahead == row["higher_is_better"]:
+        return d, lo, hi
+    return -d, -hi, -lo
+
+
+def _points(row: dict, value: float, sign: str = "") -> str:
+    """A share as percentage points (one decimal), a correlation as is (three)."""
+    if row["metric"] == "spearman":
+        return f"{value:{sign}.3f}"
+    return f"{value * 100:{sign}.1f}"
+
+
+def _zh_join(before: str, name: str) -> str:
+    """``before`` and ``name`` run together, with a space before a Latin name."""
+    return f"{before} {name}" if name[:1].isascii() else f"{before}{name}"
+
+
+def _tally(wins: int, losses: int, ties: int, lang: str) -> str:
+    """ "better on 2, worse on 1 and not clearly different on 1", leaving out
+    the counts that are zero."""
+    if lang == "zh":
+        parts = [(wins, "项更优"), (losses, "项较差"), (ties, "项无明显差异")]
+        return "、".join(f"{n} {what}" for n, what in parts if n)
+    parts = [(wins, "better"), (losses, "worse"), (ties, "not clearly different")]
+    said = [f"{what} on {n}" for n, what in parts if n]
+    return " and ".join([", ".join(said[:-1]), said[-1]]) if len(said) > 1 else said[0]
+
+
+def _comparison_item(row: dict, lang: str) -> str:
+    """One metric of one comparison: who ranks better, by how much, with the
+    interval; or that there is no clear difference."""
+    metric = row["metric"]
+    share = metric != "spearman"
+    if row["better"] == "tie":
+        name = _pick(lang, *_METRIC_NAMES[metric])
+        a, b = row["ranking_value"], row["baseline_value"]
+        values = f"{a:.0%} {_pick(lang, 'against', '对')} {b:.0%}" if share else f"{a:.3f}"
+        if not share:
+            values += f" {_pick(lang, 'against', '对')} {b:.3f}"
+        span = _points(row, row["difference"], "+")
+        interval = (
+            f"{_points(row, row['lower'], '+')} {_pick(lang, 'to', '至')} "
+            f"{_points(row, row['upper'], '+')}"
+        )
+        if lang == "zh":
+            unit = " 个百分点" if share else ""
+            return f"{name}无明显差异（{values}：{span}{unit}，{interval}）"
+        unit = " percentage points" if share else ""
+        return f"No clear difference in the {name} ({values}: {span}{unit}, {interval})"
+    winner = row["ranking"] if row["better"] == "ranking" else row["baseline"]
+    who = _ranking_name(winner, lang)
+    d, lo, hi = (_points(row, v) for v in _advantage(row))
+    if lang == "zh":
+        who = _zh_join("按", f"{who}排序")
+        return {
+            "capture": f"{who}捕获的验证期价值更多：多 {d} 个百分点（{lo} 至 {hi}）",
+            "missed": f"{who}漏掉的真正头部客户更少：少 {d} 个百分点（{lo} 至 {hi}）",
+            "wrongly_promoted": f"{who}误升的尾部客户更少：少 {d} 个百分点（{lo} 至 {hi}）",
+            "spearman": f"{who}与验证期价值的 Spearman 相关更高：高 {d}（{lo} 至 {hi}）",
+        }[metric]
+    who = who[0].upper() + who[1:]
+    return {
+        "capture": f"{who} captures more of the holdout value: {d} percentage points more "
+        f"({lo} to {hi})",
+        "missed": f"{who} misses fewer of the true top customers: {d} percentage points fewer "
+        f"({lo} to {hi})",
+        "wrongly_promoted": f"{who} wrongly promotes fewer of the bottom customers: {d} "
+        f"percentage points fewer ({lo} to {hi})",
+        "spearman": f"{who} ranks holdout value better by Spearman correlation: +{d} "
+        f"({lo} to {hi})",
+    }[metric]
+
+
+def _comparison(rows: list[dict], baseline: str, lang: str) -> str:
+    """The verdict of predicted value against one baseline, metric by metric."""
+    name = _BASELINE_NAMES.get(baseline)
+    against = _pick(lang, *name) if name else escape_markdown(baseline)
+    wins = sum(r["better"] == "ranking" for r in rows)
+    losses = sum(r["better"] == "baseline" for r in rows)
+    ties = len(rows) - wins - losses
+    level = f"{rows[0]['level']:.0%}"
+    if lang == "zh":
+        if wins == losses == 0:
+            verdict = _zh_join("基于预测价值的分级与", against)
+            verdict += f"在 {len(rows)} 项指标上均无明显差异"
+        else:
+            tally = _tally(wins, losses, ties, lang)
+            verdict = f"基于预测价值的分级在 {len(rows)} 项指标中 {tally}"
+        head = f"**{_zh_join('与', against)}相比：** {verdict}（{level} 区间，由客户重抽样得出）："
+    else:
+        if wins == losses == 0:
+            verdict = (
+                f"no clear difference between grading on predicted value and {against} on any "
+                f"of the {len(rows)} measures"
+            )
+        else:
+            tally = _tally(wins, losses, ties, lang)
+            verdict = f"grading on predicted value is {tally} of the {len(rows)} measures"
+        verdict = verdict[0].upper() + verdict[1:]
+        head = f"**Against {against}:** {verdict} ({level} intervals from resampling customers):"
+    return "\n".join([head, "", *(f"- {_comparison_item(r, lang)}" for r in rows)])
+
+
 def backtest(result: BacktestResult, lang: str = "en") -> str:
     rows = {r["ranking"]: r for r in result.rankings.iter_rows(named=True)}
     c, s = rows["clv"], rows["past_spend"]
+    r = rows.get("rfm")
     top = f"{c['top_customers']:,}"
     days = f"{result.holdout_days:.0f}"
-    better = c["capture"] >= s["capture"] and c["missed"] <= s["missed"]
+    comparisons = result.comparisons.filter(pl.col("ranking") == "clv")
+    baselines = list(dict.fromkeys(comparisons["baseline"].to_list()))
+    blocks = [
+        _comparison(comparisons.filter(pl.col("baseline") == b).to_dicts(), b, lang)
+        for b in baselines
+    ]
     if lang == "zh":
-        verdict = "优于" if better else "并不优于"
-        return (
+        rfm_capture = f"，按 RFM 评分为 {r['capture']:.0%}" if r else ""
+        rfm_missed = f"，RFM 评分为 {r['missed']:.0%}" if r else ""
+        lead = (
             f"**回测：** 在随后 {days} 天中，按预测价值选出的前 {top} 位客户贡献了 "
-            f"{c['capture']:.0%} 的实际收入（按历史消费选出的为 {s['capture']:.0%}），"
-            f"漏掉了 {c['missed']:.0%} 的真正头部客户（历史消费为 {s['missed']:.0%}）："
-            f"基于预测价值的分级{verdict}按历史消费的人工规则。"
+            f"{c['capture']:.0%} 的实际收入（按历史消费选出的为 {s['capture']:.0%}{rfm_capture}），"
+            f"漏掉了 {c['missed']:.0%} 的真正头部客户（历史消费为 {s['missed']:.0%}{rfm_missed}）。"
         )
-    verdict = "does better than" if better else "does not beat"
-    return (
-        f"**Back-test:** over the following {days} days, the {top} customers with the highest "
-        f"predicted value brought {c['capture']:.0%} of the actual revenue (the top by past "
-        f"spend: {s['capture']:.0%}) and missed {c['missed']:.0%} of the true top customers "
-        f"(past spend: {s['missed']:.0%}): grading on predicted value {verdict} the hand-set "
-        "rule on past spend."
+    else:
+        rfm_capture = f"; by RFM score: {r['capture']:.0%}" if r else ""
+        rfm_missed = f"; RFM score: {r['missed']:.0%}" if r else ""
+        lead = (
+            f"**Back-test:** over the following {days} days, the {top} customers with the "
+            f"highest predicted value brought {c['capture']:.0%} of the actual revenue (the top "
+            f"by past spend: {s['capture']:.0%}{rfm_capture}) and missed {c['missed']:.0%} of "
+            f"the true top customers (past spend: {s['missed']:.0%}{rfm_missed})."
+        )
+    return "\n\n".join([lead, *blocks])
+
+
+def _comparison_table(comparisons: pl.DataFrame, lang: str) -> str:
+    """Every paired comparison of rankings as a Markdown table."""
+    if comparisons.height == 0:
+        return ""
+    first = comparisons.row(0, named=True)
+    level, resamples = f"{first['level']:.0%}", f"{first['resamples']:,}"
+    header = _pick(
+        lang,
+        "| measure | ranking | against | difference | interval | verdict |",
+        "| 指标 | 排序依据 | 对照 | 差异 | 区间 | 结论 |",
     )
+    lines = [
+        _pick(
+            lang,
+            f"**Rankings compared** (paired bootstrap: {resamples} resamples of customers, "
+            f"{level} percentile intervals; differences of shares in percentage points):",
+            f"**排序比较**（配对自助法：客户重抽样 {resamples} 次，{level} 百分位区间；"
+            "占比的差异以百分点表示）：",
+        ),
+        "",
+        header,
+        "|---|---|---|---:|---:|---|",
+    ]
+    for row in comparisons.iter_rows(named=True):
+        if row["better"] == "tie":
+            verdict = _pick(lang, "no clear difference", "无明显差异")
+        else:
+            winner = _ranking_name(row[row["better"]], lang)
+            verdict = _pick(lang, f"{winner} ahead", f"{winner}占优")
+        lines.append(
+            f"| {_pick(lang, *_METRIC_NAMES[row['metric']])} "
+            f"| {_ranking_name(row['ranking'], lang)} | {_ranking_name(row['baseline'], lang)} "
+            f"| {_points(row, row['difference'], '+')} "
+            f"| {_points(row, row['lower'], '+')} {_pick(lang, 'to', '至')} "
+            f"{_points(row, row['upper'], '+')} | {verdict} |"
+        )
+    return "\n".join(lines)
 
 
 def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
@@ -153,21 +331,24 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
         + _pick(lang, ".", "。")
     )
     slope = result.glm_calibration.params[1]
+    table = _comparison_table(result.comparisons, lang)
     if lang == "zh":
-        return (
+        text = (
             f"{order} 各等级验证期价值差异显著"
             f"（Kruskal-Wallis 检验 p = {result.kruskal_pvalue:.2g}）。"
             f"左图：按校准期购买次数分组的实际与预测购买；中图：累计重复购买的跟踪；"
             f"右图：预测的'验证期不购买'概率与实际比例（Brier 分数 {result.brier_no_purchase:.3f}，"
             f"校准斜率 {slope:.2f}，1 为理想）。"
         )
-    return (
-        f"{order} Tiers differ in holdout value (Kruskal-Wallis p = "
-        f"{result.kruskal_pvalue:.2g}). Left: actual against predicted holdout purchases by "
-        "calibration purchases; middle: cumulative repeat purchases tracked week by week; right: "
-        "predicted chance of no purchase in the holdout against what happened (Brier score "
-        f"{result.brier_no_purchase:.3f}, calibration slope {slope:.2f}, ideal 1)."
-    )
+    else:
+        text = (
+            f"{order} Tiers differ in holdout value (Kruskal-Wallis p = "
+            f"{result.kruskal_pvalue:.2g}). Left: actual against predicted holdout purchases by "
+            "calibration purchases; middle: cumulative repeat purchases tracked week by week; "
+            "right: predicted chance of no purchase in the holdout against what happened (Brier "
+            f"score {result.brier_no_purchase:.3f}, calibration slope {slope:.2f}, ideal 1)."
+        )
+    return f"{text}\n\n{table}" if table else text
 
 
 def thresholds(grading: Grading, lang: str = "en") -> str:
@@ -500,6 +681,69 @@ def failure(failed, lang: str = "en") -> str:
         f"report does not depend on it and stands.{tries}",
         f"> **⚠ 本部分无法计算：{section}。** {reason} 报告其余部分不依赖于此，仍然有效。{tries}",
     )
+
+
+def ties(grading: Grading, lang: str = "en") -> str:
+    """Where a threshold moved so as not to split customers with equal (or,
+    within its bootstrap interval, indistinguishable) predicted values, and
+    which tiers are empty or nearly so, and why; empty when nothing moved."""
+    names = {t.id: escape_markdown(t.name(lang)) for t in grading.scheme.tiers}
+    lines = []
+    for move in grading.threshold_moves:
+        if move.customers_moved == 0:
+            continue
+        tier = names.get(move.tier, escape_markdown(move.tier))
+        if move.reason == "tie_block":
+            lines.append(
+                _pick(
+                    lang,
+                    f"- The lower edge of {tier} moved from {move.grounded:,.2f} to "
+                    f"{move.final:,.2f}: {move.block_customers:,} customers share the same "
+                    f"predicted value there, and all of them stay together "
+                    f"({move.customers_moved:,} changed tier).",
+                    f"- {tier}的下限由 {move.grounded:,.2f} 调整为 {move.final:,.2f}："
+                    f"该处有 {move.block_customers:,} 位客户的预测价值完全相同，"
+                    f"他们被分在同一等级（{move.customers_moved:,} 位客户因此改变等级）。",
+                )
+            )
+        else:
+            lines.append(
+                _pick(
+                    lang,
+                    f"- The lower edge of {tier} moved from {move.grounded:,.2f} to "
+                    f"{move.final:,.2f}: the {move.block_customers:,} customers inside its "
+                    "bootstrap interval cannot be told apart, so they stay together "
+                    f"({move.customers_moved:,} changed tier).",
+                    f"- {tier}的下限由 {move.grounded:,.2f} 调整为 {move.final:,.2f}："
+                    f"其重抽样区间内的 {move.block_customers:,} 位客户无法区分，"
+                    f"因此被分在同一等级（{move.customers_moved:,} 位客户因此改变等级）。",
+                )
+            )
+    for row in grading.sparse_tiers().iter_rows(named=True):
+        tier = names.get(row["tier"], escape_markdown(str(row["tier"])))
+        count = row["customers"]
+        if count == 0:
+            lines.append(
+                _pick(
+                    lang,
+                    f"- {tier} is empty: the customers near its threshold have equal or "
+                    "indistinguishable values and sit together in a neighbouring tier.",
+                    f"- {tier}没有客户：门槛附近客户的预测价值相同或无法区分，已一同归入相邻等级。",
+                )
+            )
+        else:
+            lines.append(
+                _pick(
+                    lang,
+                    f"- {tier} holds only {count:,} customer{'s' if count != 1 else ''} "
+                    f"({row['share']:.1%}).",
+                    f"- {tier}仅有 {count:,} 位客户（{row['share']:.1%}）。",
+                )
+            )
+    if not lines:
+        return ""
+    head = _pick(lang, "**Thresholds and equal values:**", "**门槛与相同价值：**")
+    return head + "\n\n" + "\n".join(lines)
 
 
 def sufficiency(result, lang: str = "en") -> str:

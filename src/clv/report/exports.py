@@ -435,6 +435,7 @@ def save_outputs(
         "spend_model": (
             {"params": spend.params, "loglik": spend.loglik} if spend is not None else None
         ),
+        "ties": grading.ties_dict(),
         "failed_sections": [failure.as_dict() for failure in failures],
         "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
     }

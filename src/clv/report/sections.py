@@ -484,6 +484,7 @@ def headline(
             for k in rows
         }
         head["backtest"]["tiers_out_of_order"] = list(backtest.rank_violations)
+        head["backtest_comparisons"] = backtest.comparisons.to_dicts()
     if migration is not None:
         head["migration"] = migration.counts()
     return head
