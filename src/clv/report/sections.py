@@ -98,7 +98,8 @@ def run_facts(
         )
         for name, value in config.parameters().items()
     }
-    for name in ("data_path", "previous_graded", "points_events", "accounts_path", "scheme"):
+    paths = ("data_path", "previous_graded", "points_events", "accounts_path", "scheme", "ladder")
+    for name in paths:
         if parameters.get(name) and Path(parameters[name]).is_absolute():
             parameters[name] = _display_path(Path(parameters[name]))
     items: list[tuple[str, Any]] = [
