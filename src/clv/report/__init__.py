@@ -4,7 +4,8 @@ This package (with :mod:`clv.cli`) is the only layer that writes files.
 
 - :mod:`clv.report.config`: ``RunConfig``, the parameters of a run;
 - :mod:`clv.report.sections`: pure section builders the notebook calls
-  (frames in, frames out);
+  (frames in, frames out, no file reading);
+- :mod:`clv.report.inputs`: reading a previous run's graded table;
 - :mod:`clv.report.exports`: the graded customer table, ``summary.json`` and
   ``models.txt`` of a period;
 - :mod:`clv.report.render`: HTML without code;
@@ -31,6 +32,7 @@ _HOME = {
     "ReportError": "errors",
     "save_outputs": "exports",
     "write_index": "publish",
+    "read_graded": "inputs",
     "RangeOutcome": "run",
     "TEMPLATE": "run",
     "period_ends": "run",
@@ -48,7 +50,6 @@ _HOME = {
             "playbook_table",
             "points_summary",
             "quality_table",
-            "read_graded",
             "run_facts",
             "scorecard_summary",
             "versions",
@@ -85,7 +86,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("config", "errors", "exports", "publish", "render", "run", "sections"):
+    if name in ("config", "errors", "exports", "inputs", "publish", "render", "run", "sections"):
         return importlib.import_module(f"clv.report.{name}")
     if name not in _HOME:
         raise AttributeError(f"module 'clv.report' has no attribute {name!r}")

@@ -9,6 +9,7 @@ starts), the report notebook rebuilds it from its parameters with
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -177,6 +178,24 @@ class RunConfig:
         from clv.programmes import read_accounts
 
         return read_accounts(self.accounts_path, **self.accounts_options)
+
+    def data_sha256(self) -> str:
+        """SHA-256 of the transaction log file (``"(folder)"`` for a folder)."""
+        path = self.data_file
+        if not path.is_file():
+            return "(folder)"
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def read_previous(self):
+        """The previous period's graded table (:func:`clv.report.read_graded`),
+        or None when none was given."""
+        from clv.report.inputs import read_graded
+
+        return read_graded(self.previous_graded) if self.previous_graded else None
 
     def check_files(self) -> None:
         """Raise FileNotFoundError naming each given file that is missing."""

@@ -7,7 +7,6 @@ notebook calls these and displays what they return.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,20 +48,11 @@ __all__ = [
     "playbook_table",
     "points_summary",
     "quality_table",
-    "read_graded",
     "run_facts",
     "scorecard_summary",
     "value_basis",
     "versions",
 ]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _display_path(path: Path) -> str:
@@ -104,7 +94,7 @@ def run_facts(
             parameters[name] = _display_path(Path(parameters[name]))
     items: list[tuple[str, Any]] = [
         ("data", _display_path(data_file)),
-        ("data sha256", _sha256(data_file) if data_file.is_file() else "(folder)"),
+        ("data sha256", config.data_sha256()),
         ("transactions read", tx.quality.rows_read),
         ("transactions kept", tx.quality.rows_kept),
         ("customers graded", summary.height),
@@ -375,30 +365,6 @@ def quality_table(quality: DataQuality) -> pl.DataFrame:
     items = [(k, v) for k, v in quality.as_dict().items() if k not in ("source", "notes")]
     items += [("note", n) for n in quality.notes]
     return pl.DataFrame({"item": [k for k, _ in items], "value": [str(v) for _, v in items]})
-
-
-def read_graded(path: str | Path) -> pl.DataFrame:
-    """Read a graded customer table written by a previous run (Parquet or CSV)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"previous graded table {path} does not exist; give the graded_customers.parquet "
-            "of an earlier report, or leave previous_graded empty"
-        )
-    if path.suffix == ".csv":
-        table = pl.read_csv(path, infer_schema=False)
-        # undo the spreadsheet-formula guard of our CSV export ('=x -> =x)
-        table = table.with_columns(
-            pl.col(pl.String).str.replace(r"^'([=+\-@\t\r])", "$1"),
-        ).with_columns(pl.col("tier_rank").cast(pl.Int64, strict=False))
-    else:
-        table = pl.read_parquet(path)
-    if "customer_id" not in table.columns:
-        raise ValueError(
-            f"previous graded table {path} has no customer_id column; give the "
-            "graded_customers.parquet of an earlier report"
-        )
-    return table.with_columns(pl.col("customer_id").cast(pl.String))
 
 
 def playbook_table(grading: Grading, lang: str = "en") -> pl.DataFrame:
