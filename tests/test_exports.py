@@ -534,3 +534,50 @@ def test_fact_and_quality_items_read_in_the_reports_language():
     assert "rows read" in en and "rows_read" not in en
     facts = pl.DataFrame({"item": ["version polars", "parameter lang"], "value": ["2", "zh"]})
     assert "版本 polars" in str(narrative.table(facts, "zh"))
+
+
+def _stub_grading(top_at_risk: int, lang: str = "en"):
+    """A grading with only what :func:`narrative.tiers` reads: the scheme and
+    the tier x risk grid, with ``top_at_risk`` top-tier customers at risk."""
+    from types import SimpleNamespace
+
+    scheme = clv.load_scheme()
+    rows = [
+        {
+            "tier": t.id,
+            "risk_band": b.id,
+            # the top tier's customers at risk all sit in the second band
+            "customers": 10 if j == 0 else 3 if i else top_at_risk if j == 1 else 0,
+            "clv": 100.0,
+        }
+        for i, t in enumerate(scheme.tiers)
+        for j, b in enumerate(scheme.bands)
+    ]
+    return SimpleNamespace(scheme=scheme, lang=lang, grid=lambda: pl.DataFrame(rows))
+
+
+def test_value_at_stake_reads_right_for_none_one_and_many():
+    none = narrative.tiers(_stub_grading(0))
+    assert "none of them is a Diamond customer" in none and " 0 " not in none
+    assert "1 of them is a Diamond customer," in narrative.tiers(_stub_grading(1))
+    assert "2 of them are Diamond customers," in narrative.tiers(_stub_grading(2))
+    zh = narrative.tiers(_stub_grading(0, "zh"))
+    assert "其中没有钻石客户" in zh and "0 位" not in zh
+    assert "其中 2 位为钻石客户" in narrative.tiers(_stub_grading(2, "zh"))
+
+
+def test_counts_in_sentences_agree_in_number():
+    assert "puts 1 customer in a higher level" in narrative.ladder(
+        {"over-graded": 1, "under-graded": 0, "agrees": 1}, "Cards"
+    )
+    text = narrative.ladder({"over-graded": 0, "under-graded": 2, "agrees": 5}, "Cards")
+    assert "puts 0 customers in a higher level" in text and "5 agree" in text
+
+
+def test_model_summary_speaks_the_reports_language(cdnow_calibration):
+    fits = clv.report.fit_models(cdnow_calibration, "bgnbd")
+    zh = narrative.model_summary(fits.purchase, "zh")._repr_html_()
+    assert "BG/NBD 购买模型（时间单位：周）" in zh and "标准误" in zh and "95% 区间下限" in zh
+    assert "coef" not in zh and "std err" not in zh and "Standard errors" not in zh
+    en = str(narrative.model_summary(fits.spend, "en"))
+    assert en.startswith("Gamma-Gamma spend model (repeat buyers)") and "γ" in en

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import matplotlib as mpl
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 
 import clv
-from clv import plots
+from clv import i18n, plots
 from clv.migration import migrate
 
 
@@ -23,7 +24,7 @@ def test_cjk_font_has_every_glyph_the_figures_use():
     font = FT2Font(str(path))
     charmap = font.get_charmap()
     scheme = clv.load_scheme()
-    texts = [plots.label(k, "zh") for k in plots._LABELS]
+    texts = [zh for table in i18n.TABLES.values() for _, zh in table.values()]
     texts += [t.zh for t in scheme.tiers] + [b.zh for b in scheme.bands]
     missing = {ch for text in texts for ch in text if ord(ch) not in charmap and not ch.isspace()}
     assert not missing
@@ -84,6 +85,14 @@ def test_every_figure_draws_on_the_given_axes(result, lang):
     for ax, call in zip(axes, calls, strict=False):
         assert call(ax) is ax
         assert ax.has_data() or ax.images
+        title = ax.get_title()
+        assert title, "every figure has a title"
+        assert bool(re.search(r"[\u4e00-\u9fff]", title)) == (lang == "zh"), title
+        if lang == "zh":  # no English axis label or legend entry on a Chinese figure
+            texts = [ax.get_xlabel(), ax.get_ylabel()]
+            legend = ax.get_legend()
+            texts += [t.get_text() for t in legend.get_texts()] if legend else []
+            assert not [t for t in texts if re.search(r"[A-Za-z]{3,}", t)], texts
     _no_tofu(fig)
 
 
@@ -114,7 +123,8 @@ def test_report_tables_speak_chinese():
     frame = pl.DataFrame({"status": ["one_time", "lost"], "customers": [1411, 84]})
     html = narrative.table(frame, "zh")._repr_html_()
     assert "仅购一次" in html and "已流失" in html and "客户数" in html and "1,411" in html
-    assert "one_time" in narrative.table(frame, "en")._repr_html_()
+    en = narrative.table(frame, "en")._repr_html_()
+    assert "one-time buyer" in en and "one_time" not in en
 
 
 def test_dollar_signs_in_names_are_drawn_as_written():
@@ -134,3 +144,36 @@ def test_dollar_signs_in_names_are_drawn_as_written():
     assert labels == [r"\$a^2\$", "plain"]
     first = ax.get_xticklabels()[0]
     assert first._preprocess_math(first.get_text()) == ("$a^2$", False)  # shown, not math
+
+
+def test_chinese_dates_use_numeric_months(result):
+    ax = plots.tracking(result.tracking, result.calibration_end, lang="zh")
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()] + [ax.xaxis.get_offset_text().get_text()]
+    assert any("月" in t or "年" in t for t in labels)
+    assert not [t for t in labels if re.search(r"[A-Za-z]", t)], labels
+
+
+def test_migration_names_new_and_left_in_the_language(result):
+    g = result.grading
+    matrix = migrate(g.customers.head(50), g.customers.tail(50)).matrix()
+    ax = plots.migration_heatmap(matrix, lang="zh")
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert columns[-1] == "已离开" and rows[0] == "新客户"
+    assert "new" not in rows and "left" not in columns
+
+
+def test_show_displays_an_image_with_alt_text(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    plots.show(fig, "tiers", "zh")
+    plots.show(fig, 'a "quoted" <line>', "en")
+    first, second = (item._repr_html_() for item in shown)
+    assert first.startswith('<img alt="各等级') and 'src="data:image/png;base64,' in first
+    assert 'alt="a &quot;quoted&quot; &lt;line&gt;"' in second
+    assert repr(shown[0]).startswith("各等级")

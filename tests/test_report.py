@@ -31,6 +31,16 @@ SECTIONS_EN = [
     "7. Rule-based programmes against the evidence",
     "8. Playbook for this period",
 ]
+SECTIONS_ZH = [
+    "1. 运行信息",
+    "2. 模型拟合",
+    "3. 分级是否有效",
+    "4. 等级门槛的依据",
+    "5. 各等级概况",
+    "6. 与上期相比的变动",
+    "7. 规则型会员体系与证据对比",
+    "8. 本期各等级策略",
+]
 FILES = [
     "grading_report.ipynb",
     "report.html",
@@ -117,8 +127,9 @@ def test_the_notebook_ran_on_this_interpreter(published):
 def test_html_has_every_section_and_no_code(published):
     _, folder = published
     page = (folder / "report.html").read_text(encoding="utf-8")
-    for heading in SECTIONS_EN:
+    for heading in SECTIONS_ZH:
         assert heading in page
+    assert not [heading for heading in SECTIONS_EN if heading in page]  # one language
     assert "客户分级报告" in page
     # inputs are hidden: no code cell source and no input areas
     assert "clv.load_transactions(" not in page
@@ -469,7 +480,7 @@ def test_programme_sections_render_on_the_synthetic_data(tmp_path):
     assert "7. Rule-based programmes against the evidence" in page
     assert "over-graded" in page and "points earned" in page and "points expired" in page
     assert "unknown event type" in page  # the deliberately invalid event, counted
-    assert "visits_per_year" in page  # the scorecard's grades with their plans
+    assert "visits per year" in page  # the scorecard's grades with their plans
 
 
 HOSTILE = {  # English tier name -> a hostile one, as TOML text

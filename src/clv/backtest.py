@@ -36,6 +36,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from clv import i18n
 from clv.data import TransactionLog, _as_date
 from clv.models import (
     IndependenceCheck,
@@ -658,7 +659,9 @@ def backtest(
         rows = tiers.select("tier_name", column).rows()
         for (upper, hi), (lower, lo) in itertools.pairwise(rows):
             if lo > hi:
-                violations.append(f"{lower} above {upper} in mean holdout {what}")
+                template = i18n.pick(lang, *i18n.OUT_OF_ORDER)
+                measure = i18n.HOLDOUT_MEASURES(what, lang)
+                violations.append(template.format(lower=lower, upper=upper, what=measure))
 
     y = customers["repurchased"].to_numpy()
     p_none = customers["p_no_purchase"].to_numpy()

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import polars as pl
 
+from clv import i18n
 from clv.backtest import BacktestResult
 from clv.migration import Migration
 from clv.models import IndependenceCheck
 from clv.tiers import Grading
 
 __all__ = [
+    "ModelSummary",
     "Table",
     "backtest",
     "backtest_statistics",
@@ -32,6 +34,7 @@ __all__ = [
     "ladder",
     "matrices",
     "migration",
+    "model_summary",
     "no_backtest",
     "no_migration",
     "skipped",
@@ -70,8 +73,7 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{flat}{pad}{fence}"
 
 
-def _pick(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
+_pick = i18n.pick
 
 
 def independence(check: IndependenceCheck | None, lang: str = "en") -> str:
@@ -120,27 +122,9 @@ def no_backtest(lang: str = "en") -> str:
     )
 
 
-# Names of the rankings and metrics of a back-test, in English and Chinese
-_RANKING_NAMES: dict[str, tuple[str, str]] = {
-    "clv": ("predicted value", "预测价值"),
-    "past_spend": ("past spend", "历史消费"),
-    "rfm": ("RFM score", "RFM 评分"),
-}
-_BASELINE_NAMES: dict[str, tuple[str, str]] = {
-    "past_spend": ("the hand-set rule on past spend", "按历史消费的人工规则"),
-    "rfm": ("the RFM score", "RFM 评分"),
-}
-_METRIC_NAMES: dict[str, tuple[str, str]] = {
-    "capture": ("value captured by the top", "头部客户的价值捕获率"),
-    "missed": ("share of the true top missed", "真正头部客户的遗漏率"),
-    "wrongly_promoted": ("share of the bottom wrongly promoted", "尾部客户的误升率"),
-    "spearman": ("Spearman rank correlation", "Spearman 秩相关"),
-}
-
-
 def _ranking_name(label: str, lang: str) -> str:
-    pair = _RANKING_NAMES.get(label)
-    return _pick(lang, *pair) if pair else escape_markdown(label)
+    name = i18n.RANKINGS.get_text(label, lang)
+    return name if name is not None else escape_markdown(label)
 
 
 def _advantage(row: dict) -> tuple[float, float, float]:
@@ -182,7 +166,7 @@ def _comparison_item(row: dict, lang: str) -> str:
     metric = row["metric"]
     share = metric != "spearman"
     if row["better"] == "tie":
-        name = _pick(lang, *_METRIC_NAMES[metric])
+        name = i18n.METRICS(metric, lang)
         a, b = row["ranking_value"], row["baseline_value"]
         values = f"{a:.0%} {_pick(lang, 'against', '对')} {b:.0%}" if share else f"{a:.3f}"
         if not share:
@@ -223,8 +207,8 @@ def _comparison_item(row: dict, lang: str) -> str:
 
 def _comparison(rows: list[dict], baseline: str, lang: str) -> str:
     """The verdict of predicted value against one baseline, metric by metric."""
-    name = _BASELINE_NAMES.get(baseline)
-    against = _pick(lang, *name) if name else escape_markdown(baseline)
+    name = i18n.BASELINES.get_text(baseline, lang)
+    against = name if name is not None else escape_markdown(baseline)
     wins = sum(r["better"] == "ranking" for r in rows)
     losses = sum(r["better"] == "baseline" for r in rows)
     ties = len(rows) - wins - losses
@@ -313,7 +297,7 @@ def _comparison_table(comparisons: pl.DataFrame, lang: str) -> str:
             winner = _ranking_name(row[row["better"]], lang)
             verdict = _pick(lang, f"{winner} ahead", f"{winner}占优")
         lines.append(
-            f"| {_pick(lang, *_METRIC_NAMES[row['metric']])} "
+            f"| {i18n.METRICS(row['metric'], lang)} "
             f"| {_ranking_name(row['ranking'], lang)} | {_ranking_name(row['baseline'], lang)} "
             f"| {_points(row, row['difference'], '+')} "
             f"| {_points(row, row['lower'], '+')} {_pick(lang, 'to', '至')} "
@@ -327,7 +311,7 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
         _pick(lang, "The tiers rank future value in order.", "各等级的未来价值排序正确。")
         if not result.rank_violations
         else _pick(lang, "Out of order: ", "排序不一致：")
-        + "; ".join(escape_markdown(v) for v in result.rank_violations)
+        + _pick(lang, "; ", "；").join(escape_markdown(v) for v in result.rank_violations)
         + _pick(lang, ".", "。")
     )
     slope = result.glm_calibration.params[1]
@@ -351,7 +335,10 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
     return f"{text}\n\n{table}" if table else text
 
 
-def thresholds(grading: Grading, lang: str = "en") -> str:
+def thresholds(grading: Grading, lang: str | None = None) -> str:
+    """The top tier's threshold and share, and how stable the thresholds are
+    (in the grading's language unless ``lang`` is given)."""
+    lang = lang or grading.lang
     table = grading.tier_table()
     top = table.row(0, named=True)
     top_name = escape_markdown(top["tier_name"])
@@ -367,7 +354,8 @@ def thresholds(grading: Grading, lang: str = "en") -> str:
     if s is not None:
         text += " " + _pick(
             lang,
-            f"Across {s.n_resamples} resamples, {s.unstable_share:.0%} of customers change tier "
+            f"Across {i18n.count(s.n_resamples, 'resample')}, {s.unstable_share:.0%} of customers "
+            "change tier "
             f"in at least {s.instability_level:.0%} of them: those near a threshold.",
             f"在 {s.n_resamples} 次重抽样中，{s.unstable_share:.0%} 的客户在至少 "
             f"{s.instability_level:.0%} 的重抽样中改变等级，均为门槛附近的客户。",
@@ -375,21 +363,45 @@ def thresholds(grading: Grading, lang: str = "en") -> str:
     return text
 
 
-def tiers(grading: Grading, lang: str = "en") -> str:
+def tiers(grading: Grading, lang: str | None = None) -> str:
+    """The predicted value held by customers at churn risk, and how many of
+    them are in the top tier (in the grading's language unless ``lang`` is
+    given)."""
+    lang = lang or grading.lang
     grid = grading.grid()
     first = grading.scheme.bands[0].id
     at_stake = grid.filter(pl.col("risk_band") != first)
     value = at_stake["clv"].sum()
     top = grading.scheme.tiers[0]
-    top_risk = at_stake.filter(pl.col("tier") == top.id)["customers"].sum()
-    top_en, top_zh = escape_markdown(top.name("en")), escape_markdown(top.name("zh"))
-    return _pick(
+    top_risk = int(at_stake.filter(pl.col("tier") == top.id)["customers"].sum())
+    top_name = escape_markdown(top.name(lang))
+    if at_stake["customers"].sum() == 0:
+        return _pick(
+            lang,
+            "**Value at stake:** no customer is outside the healthiest risk band.",
+            "**风险价值：** 没有客户处于流失风险中。",
+        )
+    head = _pick(
         lang,
         f"**Value at stake:** customers outside the healthiest risk band hold {value:,.0f} of "
-        f"predicted value; {top_risk:,} of them are {top_en} customers, for whom the "
-        "grid's action applies first.",
-        f"**风险价值：** 处于流失风险中的客户共持有 {value:,.0f} 的预测价值；其中 {top_risk:,} 位为"
-        f"{top_zh}客户，应优先执行矩阵中的对应行动。",
+        "predicted value; ",
+        f"**风险价值：** 处于流失风险中的客户共持有 {value:,.0f} 的预测价值；",
+    )
+    if top_risk == 0:
+        return head + _pick(
+            lang,
+            f"none of them is a {top_name} customer.",
+            f"其中没有{top_name}客户。",
+        )
+    who = (
+        f"1 of them is a {top_name} customer"
+        if top_risk == 1
+        else f"{top_risk:,} of them are {top_name} customers"
+    )
+    return head + _pick(
+        lang,
+        f"{who}, for whom the grid's action applies first.",
+        f"其中 {top_risk:,} 位为{top_name}客户，应优先执行矩阵中的对应行动。",
     )
 
 
@@ -405,9 +417,9 @@ def migration(result: Migration, lang: str = "en") -> str:
     c = result.counts()
     return _pick(
         lang,
-        f"Since the last period: {c['up']:,} customers moved up, {c['down']:,} moved down, "
-        f"{c['same']:,} kept their tier, {c['new']:,} are new and {c['left']:,} left the "
-        "graded base.",
+        f"Since the last period: {i18n.count(c['up'], 'customer')} moved up, "
+        f"{c['down']:,} moved down, {c['same']:,} kept their tier, {c['new']:,} "
+        f"{'is' if c['new'] == 1 else 'are'} new and {c['left']:,} left the graded base.",
         f"与上期相比：{c['up']:,} 位客户升级，{c['down']:,} 位降级，{c['same']:,} 位不变，"
         f"{c['new']:,} 位为新客户，{c['left']:,} 位离开。",
     )
@@ -418,36 +430,7 @@ def written(paths: list[Path], lang: str = "en") -> str:
     return _pick(lang, f"Saved with this report: {names}.", f"已随本报告保存：{names}。")
 
 
-_HEADERS: dict[str, tuple[str, str]] = {
-    "item": ("item", "项目"),
-    "value": ("value", "值"),
-    "tier": ("tier", "等级"),
-    "tier_name": ("tier", "等级"),
-    "threshold": ("threshold", "门槛"),
-    "customers": ("customers", "客户数"),
-    "share_customers": ("share of customers", "客户占比"),
-    "share_clv": ("share of predicted value", "预测价值占比"),
-    "share_revenue": ("share of past revenue", "历史收入占比"),
-    "clv_mean": ("mean predicted value", "平均预测价值"),
-    "p_alive_mean": ("mean P(alive)", "平均存活概率"),
-    "ranking": ("ranking", "排序依据"),
-    "top_customers": ("top customers", "头部客户数"),
-    "capture": ("value captured", "价值捕获率"),
-    "missed": ("top missed", "头部遗漏率"),
-    "wrongly_promoted": ("wrongly promoted", "误升率"),
-    "spearman": ("Spearman rho", "Spearman 相关"),
-    "predicted_value_mean": ("mean predicted value", "平均预测价值"),
-    "holdout_value_mean": ("mean holdout value", "验证期平均价值"),
-    "holdout_value_share": ("share of holdout value", "验证期价值占比"),
-    "repurchase_rate": ("repurchase rate", "复购率"),
-    "status": ("status", "状态"),
-    "playbook": ("playbook", "策略"),
-    "movement": ("movement", "变动"),
-    "customer_id": ("customer", "客户"),
-    "clv": ("predicted value", "预测价值"),
-    "previous_rank": ("previous tier", "上期等级"),
-    "current_rank": ("current tier", "本期等级"),
-}
+# columns shown as percentages
 _PERCENT = {
     "share_customers",
     "share_clv",
@@ -457,26 +440,6 @@ _PERCENT = {
     "wrongly_promoted",
     "holdout_value_share",
     "repurchase_rate",
-}
-
-
-_VALUES_ZH: dict[str, str] = {
-    "graded": "已分级",
-    "provisional": "暂定",
-    "one_time": "仅购一次",
-    "lost": "已流失",
-    "active": "活跃",
-    "never_ordered": "从未下单",
-    "no_order_in_period": "本期无订单",
-    "blocked": "已冻结",
-    "over-graded": "高定",
-    "under-graded": "低定",
-    "agrees": "一致",
-    "up": "升级",
-    "down": "降级",
-    "same": "不变",
-    "new": "新客户",
-    "left": "离开",
 }
 
 
@@ -493,58 +456,6 @@ _MONEY = {
 }
 
 
-# the items of the run-facts and data-quality tables: (en, zh)
-_ITEMS: dict[str, tuple[str, str]] = {
-    "data": ("data", "数据文件"),
-    "data sha256": ("data SHA-256", "数据 SHA-256 校验值"),
-    "transactions read": ("transactions read", "读取的交易"),
-    "transactions kept": ("transactions kept", "保留的交易"),
-    "customers graded": ("customers graded", "参与分级的客户"),
-    "first transaction": ("first transaction", "首笔交易日期"),
-    "last transaction": ("last transaction", "末笔交易日期"),
-    "transactions after observation end (left out)": (
-        "transactions after the observation end (left out)",
-        "观察期末之后的交易（未计入）",
-    ),
-    "exact duplicate rows (kept or dropped by policy)": (
-        "exact duplicate rows (kept or dropped by policy)",
-        "完全重复的行（按规则保留或删除）",
-    ),
-    "zero-amount rows": ("zero-amount rows", "金额为零的行"),
-    "predicted value": ("predicted value", "预测价值的含义"),
-    "currency": ("currency", "货币"),
-    "rows_read": ("rows read", "读取行数"),
-    "rows_kept": ("rows kept", "保留行数"),
-    "duplicate_rows": ("exact duplicate rows", "完全重复的行"),
-    "duplicate_rows_dropped": ("exact duplicates dropped", "删除的重复行"),
-    "zero_amount_rows": ("zero-amount rows", "金额为零的行"),
-    "zero_amount_rows_dropped": ("zero-amount rows dropped", "删除的零金额行"),
-    "customer_ids_stripped": ("ids stripped of spaces", "去除空格的客户编号"),
-    "blank_rows_dropped": ("blank lines dropped", "删除的空行"),
-    "ids_differing_by_leading_zeros": (
-        "ids differing only by leading zeros",
-        "仅前导零不同的客户编号",
-    ),
-    "near_duplicate_rows": ("rows sharing customer and time", "客户与时间相同的行"),
-    "time_zone_offsets_removed": ("time-zone offsets removed", "去除的时区偏移"),
-    "time_zone_offsets_converted": ("times converted to the time zone", "换算时区的时间"),
-    "id_characters_stripped": ("ids stripped of invisible characters", "去除不可见字符的客户编号"),
-    "ids_read_from_numbers": ("ids read from numbers", "由数字读取的客户编号"),
-    "note": ("note", "说明"),
-}
-_ITEM_PREFIXES = {"version ": ("version ", "版本 "), "parameter ": ("parameter ", "参数 ")}
-
-
-def _item(text: str, lang: str) -> str:
-    pair = _ITEMS.get(text)
-    if pair:
-        return pair[1] if lang == "zh" else pair[0]
-    for prefix, (en, zh) in _ITEM_PREFIXES.items():
-        if text.startswith(prefix):
-            return (zh if lang == "zh" else en) + text[len(prefix) :]
-    return text
-
-
 class Table:
     """A polars frame shown as a clean HTML table: translated headers, no
     types or quotes, percentages and thousands separators, nothing cut;
@@ -559,13 +470,12 @@ class Table:
         self.currency = currency
 
     def _header(self, column: str) -> str:
-        pair = _HEADERS.get(column)
-        text = (pair[1] if self.lang == "zh" else pair[0]) if pair else column
+        text = i18n.header(column, self.lang)
         if self.currency and column in _MONEY:
             text += f"（{self.currency}）" if self.lang == "zh" else f" ({self.currency})"
         return text
 
-    def _cell(self, column: str, value: object) -> str:
+    def _cell(self, column: str, value: object, row: dict[str, object] | None = None) -> str:
         if value is None:
             return "–"
         if isinstance(value, float):
@@ -576,11 +486,17 @@ class Table:
             return f"{value:,.{self.digits}f}"
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
-        if self.lang == "zh" and column in ("status", "verdict", "movement"):
-            return _VALUES_ZH.get(str(value), str(value))
+        if column in i18n.CODE_COLUMNS:
+            return i18n.value(str(value), self.lang)
         if column == "item":
-            return _item(str(value), self.lang)
+            return i18n.item(str(value), self.lang)
+        if column == "value" and row is not None and isinstance(row.get("item"), str):
+            return i18n.item_value(str(row["item"]), str(value), self.lang)
         return str(value)
+
+    def _cells(self, row: tuple) -> list[str]:
+        named = dict(zip(self.frame.columns, row, strict=True))
+        return [self._cell(c, v, named) for c, v in named.items()]
 
     def _repr_html_(self) -> str:
         left = " style='text-align:left'"
@@ -588,9 +504,8 @@ class Table:
         body = "".join(
             "<tr>"
             + "".join(
-                f"<td{'' if isinstance(v, int | float) else left}>"
-                f"{html.escape(self._cell(c, v))}</td>"
-                for c, v in zip(self.frame.columns, row, strict=True)
+                f"<td{'' if isinstance(v, int | float) else left}>{html.escape(text)}</td>"
+                for v, text in zip(row, self._cells(row), strict=True)
             )
             + "</tr>"
             for row in self.frame.iter_rows()
@@ -599,14 +514,107 @@ class Table:
 
     def __str__(self) -> str:
         rows = [[self._header(c) for c in self.frame.columns]]
-        rows += [
-            [self._cell(c, v) for c, v in zip(self.frame.columns, row, strict=True)]
-            for row in self.frame.iter_rows()
-        ]
+        rows += [self._cells(row) for row in self.frame.iter_rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join(
             "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows
         )
+
+
+_TITLE = re.compile(r"^(?P<model>.+) (?P<kind>purchase model|spend model) \((?P<detail>.*)\)$")
+
+
+def _model_title(title: str, lang: str) -> str:
+    """ "BG/NBD purchase model (time unit W)" in words of ``lang``."""
+    found = _TITLE.match(title)
+    if not found:
+        return title
+    model, kind, detail = found.group("model", "kind", "detail")
+    unit = re.fullmatch(r"time unit (\w)", detail)
+    if unit:
+        words = i18n.MODEL_WORDS("time unit", lang)
+        detail = f"{words}: {i18n.UNITS.get_text(unit.group(1), lang, unit.group(1))}"
+    else:
+        detail = i18n.MODEL_WORDS.get_text(detail, lang, detail) or detail
+    if lang == "zh":
+        return f"{model} {i18n.MODEL_WORDS(kind, lang)}（{detail.replace(': ', '：')}）"
+    return f"{model} {kind} ({detail})"
+
+
+class ModelSummary:
+    """A fitted model's summary as HTML in the report's language: a caption,
+    the fit statistics, the parameters with their standard errors and
+    intervals, and the notes."""
+
+    def __init__(self, results, lang: str = "en", alpha: float = 0.05) -> None:
+        self.results = results
+        self.lang = lang
+        self.alpha = alpha
+
+    def _parts(self) -> tuple[str, list[list[str]], list[list[str]], list[str]]:
+        lang = self.lang
+        summary = self.results.summary(self.alpha)
+        info, params = summary.tables[0], summary.tables[1]
+        caption = _model_title(str(info.title), lang)
+        words = i18n.MODEL_WORDS
+        stats = [
+            [
+                words.get_text(str(c), lang, str(c)) or "" if i % 2 == 0 else str(c)
+                for i, c in enumerate(row)
+            ]
+            for row in info
+        ]
+        level = f"{100 * (1 - self.alpha):g}%"
+        head = [
+            "",
+            words("coef", lang),
+            words("std err", lang),
+            i18n.header(f"lower {level}", lang),
+            i18n.header(f"upper {level}", lang),
+        ]
+        rows = [head] + [
+            [i18n.PARAMETER_SYMBOLS.get(str(row[0]), str(row[0])), *(str(c) for c in row[1:])]
+            for row in list(params)[1:]
+        ]
+        notes = [words("standard errors", lang)] + [
+            i18n.translate_text(n, lang) for n in self.results.notes
+        ]
+        return caption, stats, rows, notes
+
+    def _repr_html_(self) -> str:
+        caption, stats, rows, notes = self._parts()
+        e = html.escape
+        top = "".join(
+            "<tr>"
+            + "".join(
+                f"<th style='text-align:left'>{e(c)}</th>" if i % 2 == 0 else f"<td>{e(c)}</td>"
+                for i, c in enumerate(row)
+            )
+            + "</tr>"
+            for row in stats
+        )
+        head = "".join(f"<th>{e(c)}</th>" for c in rows[0])
+        body = "".join(
+            f"<tr><th>{e(row[0])}</th>" + "".join(f"<td>{e(c)}</td>" for c in row[1:]) + "</tr>"
+            for row in rows[1:]
+        )
+        text = "".join(f"<p>{e(n)}</p>" for n in notes)
+        return (
+            f"<table><caption>{e(caption)}</caption><tbody>{top}</tbody></table>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{text}"
+        )
+
+    def __str__(self) -> str:
+        caption, stats, rows, notes = self._parts()
+        lines = [caption, *("  ".join(r).rstrip() for r in stats), ""]
+        lines += ["  ".join(r) for r in rows] + ["", *notes]
+        return "\n".join(lines)
+
+
+def model_summary(results, lang: str = "en") -> ModelSummary:
+    """Show a fitted purchase or spend model's summary in ``lang`` (see
+    :class:`ModelSummary`)."""
+    return ModelSummary(results, lang)
 
 
 def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2, currency: str = "") -> Table:
@@ -659,19 +667,14 @@ def failure(failed, lang: str = "en") -> str:
     """A visible note for an optional section that could not be computed
     (:class:`clv.report.SectionFailure`), with the reason of every try; the
     rest of the report stands."""
-    names_zh = {
-        "back-test": "回测",
-        "membership ladder": "会员等级体系",
-        "points ledger": "积分台账",
-        "B2B scorecard": "B2B 评分卡",
-    }
     section = escape_markdown(
-        names_zh.get(failed.section, failed.section) if lang == "zh" else failed.section
+        i18n.SECTION_NAMES.get_text(failed.section, lang, failed.section) or failed.section
     )
     reason = failed.error.strip()
     reason = escape_markdown(reason if reason.endswith((".", "。", "!", "?")) else reason + ".")
     tries = "".join(
-        f"\n> - {escape_markdown(a.model)} (penalizer {a.penalizer:g}): "
+        f"\n> - {escape_markdown(a.model)} "
+        f"({i18n.MODEL_WORDS('penalizer', lang)} {a.penalizer:g}): "
         + escape_markdown(a.error or _pick(lang, "fitted", "拟合成功"))
         for a in failed.attempts
     )
@@ -683,10 +686,12 @@ def failure(failed, lang: str = "en") -> str:
     )
 
 
-def ties(grading: Grading, lang: str = "en") -> str:
+def ties(grading: Grading, lang: str | None = None) -> str:
     """Where a threshold moved so as not to split customers with equal (or,
     within its bootstrap interval, indistinguishable) predicted values, and
-    which tiers are empty or nearly so, and why; empty when nothing moved."""
+    which tiers are empty or nearly so, and why; empty when nothing moved.
+    In the grading's language unless ``lang`` is given."""
+    lang = lang or grading.lang
     names = {t.id: escape_markdown(t.name(lang)) for t in grading.scheme.tiers}
     lines = []
     for move in grading.threshold_moves:
@@ -735,8 +740,7 @@ def ties(grading: Grading, lang: str = "en") -> str:
             lines.append(
                 _pick(
                     lang,
-                    f"- {tier} holds only {count:,} customer{'s' if count != 1 else ''} "
-                    f"({row['share']:.1%}).",
+                    f"- {tier} holds only {i18n.count(count, 'customer')} ({row['share']:.1%}).",
                     f"- {tier}仅有 {count:,} 位客户（{row['share']:.1%}）。",
                 )
             )
@@ -749,21 +753,9 @@ def ties(grading: Grading, lang: str = "en") -> str:
 def sufficiency(result, lang: str = "en") -> str:
     """Whether the data suffice for a forecast (:class:`clv.report.Sufficiency`),
     in plain words; below the minimum, a visible warning saying why."""
-    names = {
-        "customers": ("customers", "客户数"),
-        "history_days": ("days of history", "历史天数"),
-        "customers_with_3_or_more_purchases": (
-            "customers with three or more purchases",
-            "购买三次及以上的客户数",
-        ),
-        "history_in_typical_gaps": (
-            "history length in typical gaps between purchases",
-            "历史长度相当于典型购买间隔的倍数",
-        ),
-    }
     rows = result.checks.iter_rows(named=True)
     short = [
-        (names[r["check"]][1 if lang == "zh" else 0], r["value"], r["minimum"])
+        (i18n.SUFFICIENCY(r["check"], lang), r["value"], r["minimum"])
         for r in rows
         if not r["passed"]
     ]
@@ -772,7 +764,7 @@ def sufficiency(result, lang: str = "en") -> str:
             lang,
             "**Enough data to forecast:** customers, history and repeat buyers are all above "
             "the minimum a lifetime-value forecast needs.",
-            "**数据足以支持预测：**客户数、历史长度和复购客户均达到终身价值预测所需的最低要求。",
+            "**数据足以支持预测：** 客户数、历史长度和复购客户均达到终身价值预测所需的最低要求。",
         )
     listed_en = "; ".join(f"{n}: {v:,.0f} (at least {m:,.0f} needed)" for n, v, m in short)
     listed_zh = "；".join(f"{n}：{v:,.0f}（至少需要 {m:,.0f}）" for n, v, m in short)
@@ -802,10 +794,10 @@ def ladder(verdicts: dict[str, int], ladder_name: str, lang: str = "en") -> str:
     same = verdicts.get("agrees", 0)
     return _pick(
         lang,
-        f"**{ladder_name} against the evidence:** the rule puts {over:,} customers in a higher "
-        f"level than their predicted value supports (over-graded) and {under:,} lower "
-        f"(under-graded); {same:,} agree. Levels are matched from the top; the table gives "
-        "the predicted value in each cell.",
+        f"**{ladder_name} against the evidence:** the rule puts {i18n.count(over, 'customer')} "
+        f"in a higher level than their predicted value supports (over-graded) and {under:,} "
+        f"lower (under-graded); {same:,} {'agrees' if same == 1 else 'agree'}. Levels are "
+        "matched from the top; the table gives the predicted value in each cell.",
         f"**{ladder_name}与证据对比：** 规则将 {over:,} 位客户定在高于其预测价值的等级（高定），"
         f"{under:,} 位低于（低定）；{same:,} 位一致。等级自上而下对应，表中为各格的预测价值。",
     )

@@ -1,8 +1,10 @@
 """Figures for grading reports, drawn with matplotlib.
 
 Every function draws on the Axes it is given (or a new one) and returns it;
-none touches pyplot's current figure. Labels come in English or Chinese
-(``lang="zh"``); call :func:`use_cjk_font` once per process so Chinese text
+none touches pyplot's current figure. Every figure has a title, and
+labels, legends and dates come in English or Chinese (``lang="zh"``; the
+words live in :mod:`clv.i18n`); :func:`show` puts a figure in a notebook as
+an image with alt text. Call call :func:`use_cjk_font` once per process so Chinese text
 renders as glyphs: it registers Noto Sans CJK SC, shipped by the ``mplfonts``
 package, with matplotlib's font manager at run time, so no font cache built
 before the install can hide it.
@@ -10,6 +12,9 @@ before the install can hide it.
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from pathlib import Path
 
 import matplotlib as mpl
@@ -18,6 +23,7 @@ import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from clv import i18n
 from clv.models import PurchaseModelResults
 from clv.rfm import DAYS_PER_UNIT
 
@@ -27,11 +33,13 @@ __all__ = [
     "cjk_font_path",
     "clv_histogram",
     "expected_purchases_matrix",
+    "figure_html",
     "holdout_by_frequency",
     "label",
     "lorenz_curve",
     "migration_heatmap",
     "p_alive_matrix",
+    "show",
     "tier_distribution",
     "tracking",
     "use_cjk_font",
@@ -40,44 +48,14 @@ __all__ = [
 
 CJK_FONT_NAME = "Noto Sans CJK SC"
 
-_LABELS: dict[str, tuple[str, str]] = {
-    "tier": ("tier", "等级"),
-    "share": ("share", "占比"),
-    "share_customers": ("share of customers", "客户占比"),
-    "share_clv": ("share of predicted CLV", "预测价值占比"),
-    "share_revenue": ("share of past revenue", "历史收入占比"),
-    "cum_customers": (
-        "customers, highest predicted CLV first (cumulative share)",
-        "客户（按预测价值从高到低，累计占比）",
-    ),
-    "cum_clv": ("cumulative share of predicted CLV", "预测价值累计占比"),
-    "equality": ("equal value per customer", "人均价值相同"),
-    "clv": ("predicted CLV", "预测客户终身价值"),
-    "customers": ("customers", "客户数"),
-    "frequency": ("repeat purchases (frequency)", "重复购买次数"),
-    "recency": ("age at last purchase (recency)", "最近购买时的客龄"),
-    "p_alive": ("P(alive)", "存活概率"),
-    "expected": ("expected purchases", "预期购买次数"),
-    "risk_band": ("churn risk", "流失风险"),
-    "previous": ("previous tier", "上期等级"),
-    "current": ("current tier", "本期等级"),
-    "actual": ("actual", "实际"),
-    "predicted": ("predicted", "预测"),
-    "holdout_purchases": ("mean purchases in holdout", "验证期平均购买次数"),
-    "cal_frequency": ("repeat purchases in calibration", "校准期重复购买次数"),
-    "repeat_purchases": ("repeat purchases per week", "每周重复购买次数"),
-    "cumulative_repeat": ("cumulative repeat purchases", "累计重复购买次数"),
-    "calibration_end": ("end of calibration", "校准期结束"),
-    "predicted_p": ("predicted probability", "预测概率"),
-    "observed_p": ("observed rate", "实际比例"),
-    "perfect": ("perfect calibration", "完美校准"),
-}
-
 
 def label(key: str, lang: str = "en") -> str:
-    """A figure label in English or Chinese."""
-    en, zh = _LABELS[key]
-    return zh if lang == "zh" else en
+    """A figure label in English or Chinese (from :data:`clv.i18n.AXES`)."""
+    return i18n.AXES(key, lang)
+
+
+def _title(ax: Axes, key: str, lang: str) -> None:
+    ax.set_title(i18n.TITLES(key, lang), fontsize=11)
 
 
 def cjk_font_path() -> Path:
@@ -142,6 +120,7 @@ def tier_distribution(tier_table: pl.DataFrame, ax: Axes | None = None, lang: st
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, "tier_distribution", lang)
     return ax
 
 
@@ -192,6 +171,7 @@ def lorenz_curve(
     ax.set_ylim(0, 1.01)
     ax.legend(frameon=False, fontsize=8, loc="center right")
     ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, "lorenz_curve", lang)
     return ax
 
 
@@ -215,6 +195,7 @@ def clv_histogram(
     ax.set_xlabel(label("clv", lang))
     ax.set_ylabel(label("customers", lang))
     ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, "clv_histogram", lang)
     return ax
 
 
@@ -224,9 +205,10 @@ def _matrix(
     fn,
     ax: Axes | None,
     lang: str,
-    title_key: str,
+    colour_key: str,
     max_frequency: int | None,
 ) -> Axes:
+    title_key = "p_alive_matrix" if colour_key == "p_alive" else "expected_purchases_matrix"
     ax = _axes(ax, (6.0, 5.0))
     T = float(summary["T"].max())
     if max_frequency is None:  # the range most customers fall in
@@ -244,9 +226,15 @@ def _matrix(
         cmap="viridis",
         extent=(0, T, -0.5, max_frequency + 0.5),
     )
-    ax.figure.colorbar(image, ax=ax, label=label(title_key, lang))
-    ax.set_xlabel(f"{label('recency', lang)} ({model.time_unit})")
+    ax.figure.colorbar(image, ax=ax, label=label(colour_key, lang))
+    unit = i18n.UNITS.get_text(model.time_unit, lang, model.time_unit)
+    ax.set_xlabel(
+        f"{label('recency', lang)}（{unit}）"
+        if lang == "zh"
+        else f"{label('recency', lang)} ({unit})"
+    )
     ax.set_ylabel(label("frequency", lang))
+    _title(ax, title_key, lang)
     return ax
 
 
@@ -301,6 +289,7 @@ def value_risk_heatmap(
     ax.set_yticks(range(len(tiers)), _plain(tiers))
     ax.set_xlabel(label("risk_band", lang))
     ax.set_ylabel(label("tier", lang))
+    _title(ax, "value_risk_clv" if value == "clv" else "value_risk_customers", lang)
     return ax
 
 
@@ -318,10 +307,19 @@ def migration_heatmap(matrix: pl.DataFrame, ax: Axes | None = None, lang: str = 
         for rc, rs in zip(counts, shares, strict=True)
     ]
     _annotate(ax, counts, text, shares)
-    ax.set_xticks(range(len(columns)), _plain(columns))
-    ax.set_yticks(range(matrix.height), _plain(matrix["from"].to_list()))
+    # the first row (customers new to the base) and the last column (customers
+    # who left it) are named in the report's language
+    rows = matrix["from"].to_list()
+    if rows[:1] == ["new"]:
+        rows[0] = label("new", lang)
+    names = list(columns)
+    if names[-1:] == ["left"]:
+        names[-1] = label("left", lang)
+    ax.set_xticks(range(len(columns)), _plain(names))
+    ax.set_yticks(range(matrix.height), _plain(rows))
     ax.set_xlabel(label("current", lang))
     ax.set_ylabel(label("previous", lang))
+    _title(ax, "migration_heatmap", lang)
     return ax
 
 
@@ -337,6 +335,7 @@ def holdout_by_frequency(table: pl.DataFrame, ax: Axes | None = None, lang: str 
     ax.set_ylabel(label("holdout_purchases", lang))
     ax.legend(frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, "holdout_by_frequency", lang)
     return ax
 
 
@@ -364,11 +363,32 @@ def tracking(
         )
     locator = mpl.dates.AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mpl.dates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(_date_formatter(locator, lang))
     ax.set_ylabel(label("cumulative_repeat" if cumulative else "repeat_purchases", lang))
     ax.legend(frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, "tracking", lang)
     return ax
+
+
+def _date_formatter(locator, lang: str):
+    """Concise dates; in Chinese with numeric months ("1998年", "03月"), no
+    English month names."""
+    if lang != "zh":
+        return mpl.dates.ConciseDateFormatter(locator)
+    return mpl.dates.ConciseDateFormatter(
+        locator,
+        formats=["%Y年", "%m月", "%d日", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%Y年", "%m月", "%m月%d日", "%H:%M", "%H:%M"],
+        offset_formats=[
+            "",
+            "%Y年",
+            "%Y年%m月",
+            "%Y年%m月%d日",
+            "%Y年%m月%d日",
+            "%Y-%m-%d %H:%M",
+        ],
+    )
 
 
 def calibration(table: pl.DataFrame, ax: Axes | None = None, lang: str = "en") -> Axes:
@@ -383,4 +403,46 @@ def calibration(table: pl.DataFrame, ax: Axes | None = None, lang: str = "en") -
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(frameon=False)
+    _title(ax, "calibration", lang)
     return ax
+
+
+def figure_html(fig: Figure, alt: str, dpi: float = 100.0) -> str:
+    """``fig`` as an HTML ``<img>`` with ``alt`` as its alternative text and
+    the PNG embedded as a data URI, so the page needs no other file."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+
+
+class _FigureImage:
+    """A figure shown in a notebook: an ``<img>`` with alt text in HTML, the
+    alt text as the plain-text form."""
+
+    def __init__(self, fig: Figure, alt: str) -> None:
+        self._html = figure_html(fig, alt)
+        self._alt = alt
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._alt
+
+
+def show(fig: Figure, alt: str, lang: str = "en") -> None:
+    """Display ``fig`` in a notebook as an image with alternative text, and
+    close it so the notebook does not show it a second time.
+
+    ``alt`` is a key of :data:`clv.i18n.ALT_TEXTS` (given in ``lang``) or the
+    text itself. Rendered to HTML, the figure is an ``<img alt=...>`` with the
+    PNG as a data URI: the page stays self-contained and every image has a
+    description.
+    """
+    from IPython.display import display
+    from matplotlib import pyplot as plt
+
+    text = i18n.ALT_TEXTS.get_text(alt, lang, alt) or alt
+    display(_FigureImage(fig, text))
+    plt.close(fig)
