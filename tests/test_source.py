@@ -185,3 +185,13 @@ def test_numeric_ids_in_a_previous_table_are_text(tmp_path):
     assert table["customer_id"].to_list() == ["=1+2", "007"]
     assert table["tier"].to_list() == ["+x", "b"]
     assert Path(csv).is_file()
+
+
+def test_the_report_says_when_ids_were_matched_by_their_digits():
+    from clv import narrative
+
+    migration = migrate(_graded(["007", "012"], [1, 2]), _graded(["7", "12"], [1, 2]))
+    assert "2 customers had ids written differently" in narrative.migration(migration, "en")
+    assert "已按数字匹配" in narrative.migration(migration, "zh")
+    plain = migrate(_graded(["a"], [1]), _graded(["a"], [1]))
+    assert "written differently" not in narrative.migration(plain, "en")

@@ -415,7 +415,7 @@ def no_migration(lang: str = "en") -> str:
 
 def migration(result: Migration, lang: str = "en") -> str:
     c = result.counts()
-    return _pick(
+    text = _pick(
         lang,
         f"Since the last period: {i18n.count(c['up'], 'customer')} moved up, "
         f"{c['down']:,} moved down, {c['same']:,} kept their tier, {c['new']:,} "
@@ -423,6 +423,17 @@ def migration(result: Migration, lang: str = "en") -> str:
         f"与上期相比：{c['up']:,} 位客户升级，{c['down']:,} 位降级，{c['same']:,} 位不变，"
         f"{c['new']:,} 位为新客户，{c['left']:,} 位离开。",
     )
+    rematched = result.ids_matched_without_leading_zeros
+    if rematched:
+        text += _pick(
+            lang,
+            f" {i18n.count(rematched, 'customer')} had ids written differently in the last "
+            "period (with or without leading zeros, as when one log stored ids as numbers) and "
+            "were matched by their digits.",
+            f" 另有 {rematched:,} 位客户的编号在上期写法不同"
+            "（有无前导零，例如某期数据把编号存为数字），已按数字匹配。",
+        )
+    return text
 
 
 def written(paths: list[Path], lang: str = "en") -> str:
