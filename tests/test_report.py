@@ -30,6 +30,7 @@ SECTIONS_EN = [
     "6. Movement since the last period",
     "7. Rule-based programmes against the evidence",
     "8. Playbook for this period",
+    "9. Method",
 ]
 SECTIONS_ZH = [
     "1. 运行信息",
@@ -40,6 +41,7 @@ SECTIONS_ZH = [
     "6. 与上期相比的变动",
     "7. 规则型会员体系与证据对比",
     "8. 本期各等级策略",
+    "9. 方法附录",
 ]
 FILES = [
     "grading_report.ipynb",
@@ -551,3 +553,13 @@ def test_the_sample_passes_the_sufficiency_gate(published):
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["data_sufficiency"]["sufficient"] is True
     assert "数据足以支持预测" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_statistical_detail_lives_in_the_method_appendix(published):
+    _, folder = published
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    appendix = page.index("9. 方法附录")
+    for detail in ("版本 polars", "Kruskal-Wallis", "购买模型（时间单位", "95% 区间下限"):
+        assert page.index(detail) > appendix, detail
+    facts = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["facts"]
+    assert "version polars" in facts and "parameter lang" in facts  # still recorded

@@ -576,11 +576,12 @@ SECTIONS = Labels(
         "models": (
             "## 2. Model fit\n\n"
             "The purchase model estimates how often each customer buys and how likely they are "
-            "to have stopped; the spend model estimates the value of each order. Intervals show "
-            "how precisely the data pin the parameters down.",
+            "to have stopped; the spend model estimates the value of each order. The charts "
+            "show what the purchase model expects of customers with each history; the fitted "
+            "parameters and their intervals are in the method appendix (section 9).",
             "## 2. 模型拟合\n\n"
             "购买模型估计每位客户的购买频率和已流失的可能性；消费模型估计每笔订单的金额。"
-            "区间表示参数估计的精度。",
+            "下图显示购买模型对不同购买历史客户的预期；拟合参数及其区间见方法附录（第 9 部分）。",
         ),
         "backtest": (
             "## 3. Does the grading work?\n\n"
@@ -637,6 +638,16 @@ SECTIONS = Labels(
             "## 8. Playbook for this period\n\n"
             "What to do for each tier, and where the graded customer table was written.",
             "## 8. 本期各等级策略\n\n各等级的行动建议，以及客户分级表的保存位置。",
+        ),
+        "method": (
+            "## 9. Method\n\n"
+            "For analysts: the fitted models with their parameter intervals, the check of the "
+            "spend model's assumption, the statistics behind the back-test, the bootstrap "
+            "intervals of the thresholds, and the software and parameters of this run. The "
+            "sections above do not need them to be read.",
+            "## 9. 方法附录\n\n"
+            "供分析人员参考：拟合的模型及参数区间、消费模型假设的检验、回测的统计细节、门槛的重抽样区间，"
+            "以及本次运行的软件版本和参数。阅读前文各部分无需这些内容。",
         ),
     },
 )

@@ -45,6 +45,7 @@ __all__ = [
     "graded_table",
     "headline",
     "ladder_comparison",
+    "method_facts",
     "playbook_table",
     "points_summary",
     "quality_table",
@@ -77,23 +78,14 @@ def run_facts(
     summary: pl.DataFrame,
     counts: WindowCounts,
 ) -> pl.DataFrame:
-    """The facts of a run as a two-column table (``item``, ``value``): data
-    source and checksum, customers, transactions, date range, data-quality and
-    window counts, package versions and parameters."""
+    """The facts of a run a reader needs, as a two-column table (``item``,
+    ``value``): data source and checksum, customers, transactions, date
+    range, data-quality and window counts, what the predicted value measures
+    and its currency. Software versions and parameters are in
+    :func:`method_facts`."""
     dates = tx.data["date"]
-    data_file = config.data_file
-    parameters = {
-        name: (
-            "; ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
-        )
-        for name, value in config.parameters().items()
-    }
-    paths = ("data_path", "previous_graded", "points_events", "accounts_path", "scheme", "ladder")
-    for name in paths:
-        if parameters.get(name) and Path(parameters[name]).is_absolute():
-            parameters[name] = _display_path(Path(parameters[name]))
     items: list[tuple[str, Any]] = [
-        ("data", _display_path(data_file)),
+        ("data", _display_path(config.data_file)),
         ("data sha256", config.data_sha256()),
         ("transactions read", tx.quality.rows_read),
         ("transactions kept", tx.quality.rows_kept),
@@ -105,9 +97,31 @@ def run_facts(
         ("zero-amount rows", tx.quality.zero_amount_rows),
         ("predicted value", value_basis(config)),
         ("currency", config.currency or "(not given)"),
+    ]
+    return _facts_frame(items)
+
+
+def method_facts(config: RunConfig) -> pl.DataFrame:
+    """Package versions and every parameter of the run (``item``, ``value``),
+    for the method appendix; paths shown relative to the project or by name."""
+    parameters = {
+        name: (
+            "; ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+        )
+        for name, value in config.parameters().items()
+    }
+    paths = ("data_path", "previous_graded", "points_events", "accounts_path", "scheme", "ladder")
+    for name in paths:
+        if parameters.get(name) and Path(parameters[name]).is_absolute():
+            parameters[name] = _display_path(Path(parameters[name]))
+    items: list[tuple[str, Any]] = [
         *[(f"version {k}", v) for k, v in versions().items()],
         *[(f"parameter {k}", v) for k, v in parameters.items()],
     ]
+    return _facts_frame(items)
+
+
+def _facts_frame(items: list[tuple[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "item": [k for k, _ in items],
