@@ -24,6 +24,7 @@ def _frame(values) -> pl.DataFrame:
             "clv": v,
             "p_alive": np.full(n, 0.9),
             "churn_probability": np.full(n, 0.1),
+            "p_no_purchase": np.full(n, 0.1),
             "frequency": np.ones(n),
             "T": np.full(n, 52.0),
         }

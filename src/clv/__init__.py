@@ -29,6 +29,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "report": ("clv.report", None),
     "tiers": ("clv.tiers", None),
     "migration": ("clv.migration", None),
+    "selection": ("clv.selection", None),
+    "select_purchase_model": ("clv.selection", "select_purchase_model"),
     "BacktestResult": ("clv.backtest", "BacktestResult"),
     "backtest": ("clv.backtest", "backtest"),
     "DataQuality": ("clv.data", "DataQuality"),

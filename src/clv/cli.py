@@ -161,7 +161,13 @@ def _parser() -> argparse.ArgumentParser:
     how = report.add_argument_group("how to grade")
     how.add_argument("--freq", default="D", choices=["D", "W", "M"])
     how.add_argument("--time-unit", default="W", choices=["D", "W", "M"])
-    how.add_argument("--model", default="bgnbd", choices=["bgnbd", "pareto_nbd", "mbgnbd"])
+    how.add_argument(
+        "--model",
+        default="auto",
+        choices=["auto", "bgnbd", "pareto_nbd", "mbgnbd"],
+        help="purchase model; auto (default) fits all three and chooses by accuracy on the "
+        "back-test window, by BIC without one",
+    )
     how.add_argument("--horizon-days", type=_number(*LIMITS["horizon_days"]), default=365.0)
     how.add_argument(
         "--discount-rate",

@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from scipy import stats
-from scipy.special import betaln, gammaln, hyp2f1, logsumexp
+from scipy.special import betaln, gammaln, hyp2f1, logsumexp, xlogy
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.tools.numdiff import approx_hess3
@@ -463,6 +463,42 @@ class PurchaseModelResults(_FitResults):
     def _title(self) -> str:
         return f"{PURCHASE_MODELS[self.model]} purchase model (time unit {self.time_unit})"
 
+    @classmethod
+    def from_params(
+        cls, model: PurchaseModel, params: dict[str, float], *, time_unit: str = "W"
+    ) -> PurchaseModelResults:
+        """A purchase model with given parameters, not fitted: for predictions
+        under known parameters (a simulation's truth, published estimates).
+
+        It has no data behind it: ``loglik`` is NaN, ``n_customers`` 0 and the
+        covariance NaN, so standard errors and information criteria are NaN.
+        """
+        if model not in PURCHASE_MODELS:
+            raise ValueError(f"model={model!r}; use one of {', '.join(PURCHASE_MODELS)}")
+        names = _PARAM_NAMES[model]
+        if set(params) != set(names):
+            raise ValueError(f"{model} needs the parameters {names}, got {sorted(params)}")
+        values = {k: float(params[k]) for k in names}
+        if not all(np.isfinite(v) and v > 0 for v in values.values()):
+            raise ValueError(f"parameters must be positive and finite, got {values}")
+        fitter = _make_fitter(model, 0.0)
+        fitter.params_ = dict(values)
+        nan = np.full((len(names), len(names)), np.nan)
+        return cls(
+            model=model,
+            params=values,
+            cov_params=nan,
+            cov_log_params=nan.copy(),
+            loglik=float("nan"),
+            n_customers=0,
+            n_rows_fitted=0,
+            penalizer=0.0,
+            fit_seconds=0.0,
+            notes=("Parameters given, not estimated.",),
+            time_unit=time_unit,
+            _fitter=fitter,
+        )
+
     def expected_purchases(
         self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
@@ -507,6 +543,91 @@ class PurchaseModelResults(_FitResults):
             alive = self.p_alive(x, recency, T_)
             values = 1.0 - alive + alive * np.exp((r + x) * np.log((alpha + T_) / (alpha + T_ + t)))
         return np.clip(_finite(values, "P(no purchase)", self.model), 0.0, 1.0)
+
+    def p_active(
+        self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """Probability that each customer makes at least one purchase in the next
+        ``t`` time units: ``1 - prob_no_purchase(t, ...)``.
+
+        Unlike P(alive) it falls with the time since the last purchase under
+        every model, one-time buyers included (under BG/NBD their P(alive) is
+        1 however long ago they bought), and it is what a holdout period
+        observes directly.
+        """
+        return 1.0 - self.prob_no_purchase(t, frequency, recency, T)
+
+    def prob_n_purchases(
+        self,
+        n: int | np.ndarray,
+        t: float,
+        frequency: np.ndarray,
+        recency: np.ndarray,
+        T: np.ndarray,
+        *,
+        log: bool = False,
+    ) -> np.ndarray:
+        """Probability that each customer makes exactly ``n`` purchases in the next
+        ``t`` time units, given the history: P(X(T, T + t] = n | x, t_x, T).
+
+        ``n`` is a count or an array of counts, one per customer. With
+        ``log=True`` the natural logarithm is returned (for holdout
+        log-likelihoods, where the probabilities can be tiny).
+
+        Each model's own structure, conditioned on the history:
+        ``P(n) = (1 - P(alive)) [n = 0] + P(alive) P(n | alive)``. Given alive
+        at T the purchase rate is Gamma(r + x, alpha + T).
+
+        BG/NBD and MBG/NBD: the dropout probability given alive is
+        Beta(a, b + x) (BG/NBD, one dropout chance per repeat purchase) or
+        Beta(a, b + x + 1) (MBG/NBD, one more at the first purchase); with a
+        dropout chance after each future purchase,
+        ``P(n | alive) = E[(1-p)^n] NB(n) + [n > 0] E[p (1-p)^(n-1)] P(NB >= n)``,
+        NB being the negative binomial count of a Gamma-Poisson process over
+        ``t`` (the count distribution of Fader, Hardie and Lee 2005, conditioned
+        on the history).
+
+        Pareto/NBD: the dropout rate given alive is Gamma(s, beta + T), so the
+        remaining lifetime tau is Lomax and
+        ``P(n | alive) = P(tau > t) NB(n; t) + integral over (0, t) of NB(n; u) dF_tau(u)``
+        (equivalent to Fader and Hardie's note 028 closed form), integrated by
+        Gauss-Legendre quadrature on the Lomax probability scale.
+        """
+        x = np.asarray(frequency, dtype=float)
+        t_x = np.asarray(recency, dtype=float)
+        T_ = np.asarray(T, dtype=float)
+        n_ = np.asarray(n, dtype=float)
+        n_, x, t_x, T_ = np.broadcast_arrays(n_, x, t_x, T_)
+        if np.any(n_ < 0) or np.any(n_ != np.floor(n_)):
+            raise ValueError("n must be a whole number of purchases, 0 or more")
+        if not t > 0:
+            raise ValueError(f"t={t}; give a positive length of time")
+        alive = self.p_alive(x, t_x, T_)
+        r, alpha = self.params["r"], self.params["alpha"]
+        rx, at = r + x, alpha + T_
+        with np.errstate(all="ignore"):
+            if self.model == "pareto_nbd":
+                log_cond = _pareto_log_n_given_alive(
+                    n_, t, rx, at, self.params["s"], self.params["beta"] + T_
+                )
+            else:
+                a = self.params["a"]
+                b = self.params["b"] + x + (1.0 if self.model == "mbgnbd" else 0.0)
+                log_stay = betaln(a, b + n_) - betaln(a, b)
+                log_drop = np.where(
+                    n_ > 0, betaln(a + 1.0, b + np.maximum(n_, 1.0) - 1.0) - betaln(a, b), -np.inf
+                )
+                log_tail = stats.nbinom.logsf(n_ - 1.0, rx, at / (at + t))
+                log_cond = np.logaddexp(
+                    log_stay + _nb_logpmf(n_, rx, at, t), log_drop + np.where(n_ > 0, log_tail, 0)
+                )
+            values = np.logaddexp(
+                np.log(alive) + log_cond, np.where(n_ == 0, np.log1p(-alive), -np.inf)
+            )
+        values = np.minimum(values, 0.0)
+        if np.any(np.isnan(values)):
+            _finite(values, "P(n purchases)", self.model)
+        return values if log else np.exp(values)
 
     def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
         """Expected repeat purchases in the first ``t`` time units after a
@@ -582,6 +703,39 @@ class SpendModelResults(_FitResults):
         weight = p * x / (p * x + q - 1)
         value = (1 - weight) * self.mean_order_value + weight * np.where(x > 0, m, 0.0)
         return _finite(value, "expected order value", self.model)
+
+
+def _nb_logpmf(n: np.ndarray, r: np.ndarray, alpha: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """log P(N = n) for a Poisson count over ``t`` with rate Gamma(shape r, rate alpha)."""
+    return (
+        gammaln(r + n)
+        - gammaln(r)
+        - gammaln(n + 1.0)
+        + r * np.log(alpha / (alpha + t))
+        + xlogy(n, t / (alpha + t))
+    )
+
+
+_LOMAX_NODES, _LOMAX_WEIGHTS = np.polynomial.legendre.leggauss(64)
+
+
+def _pareto_log_n_given_alive(
+    n: np.ndarray, t: float, r: np.ndarray, alpha: np.ndarray, s: float, beta: np.ndarray
+) -> np.ndarray:
+    """log P(n purchases in (0, t] | alive now) under Pareto/NBD with rate
+    Gamma(r, alpha) and dropout rate Gamma(s, beta): the lifetime left is Lomax.
+
+    The integral over the lifetime is taken on its probability scale,
+    u = F(tau) in (0, F(t)), where the integrand NB(n; tau(u)) is smooth.
+    """
+    log_survive_t = s * (np.log(beta) - np.log(beta + t))  # log P(tau > t)
+    f_t = -np.expm1(log_survive_t)  # F(t)
+    u = (f_t[..., None] / 2.0) * (_LOMAX_NODES + 1.0)
+    tau = beta[..., None] * np.expm1(-np.log1p(-u) / s)
+    log_nb = _nb_logpmf(n[..., None], r[..., None], alpha[..., None], tau)
+    with np.errstate(divide="ignore"):
+        integral = np.log(f_t / 2.0) + logsumexp(log_nb, b=_LOMAX_WEIGHTS, axis=-1)
+    return np.logaddexp(log_survive_t + _nb_logpmf(n, r, alpha, t), integral)
 
 
 def _finite(values: np.ndarray, what: str, model: str) -> np.ndarray:

@@ -20,7 +20,7 @@ import polars as pl
 from clv import i18n
 from clv.backtest import BacktestResult
 from clv.migration import Migration
-from clv.models import IndependenceCheck
+from clv.models import PURCHASE_MODELS, IndependenceCheck
 from clv.tiers import Grading
 
 __all__ = [
@@ -759,6 +759,61 @@ def ties(grading: Grading, lang: str | None = None) -> str:
         return ""
     head = _pick(lang, "**Thresholds and equal values:**", "**门槛与相同价值：**")
     return head + "\n\n" + "\n".join(lines)
+
+
+def model_choice(selection, lang: str = "en") -> str:
+    """Which purchase model the run uses and why (:class:`clv.selection.ModelSelection`)."""
+    chosen = selection.label
+    evidence = selection.evidence
+    tied = [PURCHASE_MODELS.get(m, m) for m in evidence.get("tied", [])]
+    reason = selection.reason
+    if reason == "holdout":
+        en = (
+            "predicted the purchases of the holdout window best, and clearly better than "
+            "the other models (mean log-likelihood per customer)."
+        )
+        zh = "对验证期购买的预测最好，且明显优于其他模型（每位客户的平均对数似然）。"
+    elif reason == "holdout_tie_bic":
+        names = ", ".join(tied)
+        en = (
+            f"on the holdout window it and {names} predict purchases about equally well "
+            "(the differences lie within their 95 % intervals), and it fits the whole "
+            "history best by BIC."
+        )
+        zh = (
+            f"在验证期，它与 {names} 的预测效果相当（差异在 95% 区间之内），"
+            "而按 BIC 它对全部历史的拟合最好。"
+        )
+    elif reason in ("bic", "bic_no_holdout"):
+        en = "it fits the history best by BIC (no back-test window to compare predictions on)."
+        zh = "按 BIC 它对历史的拟合最好（没有可比较预测的回测窗口）。"
+    else:
+        en = "it is the only model that could be fitted."
+        zh = "它是唯一能够拟合的模型。"
+    chosen_row = selection.table.filter(pl.col("chosen"))
+    penalizer = float(chosen_row["penalizer"][0] or 0.0) if chosen_row.height else 0.0
+    if penalizer > 0:
+        en += (
+            f" It needed a penalizer of {penalizer:g} to converge: its estimates are shrunk "
+            "towards zero."
+        )
+        zh += f"该模型需要惩罚系数 {penalizer:g} 才能收敛：其估计值向零收缩。"
+    return _pick(
+        lang,
+        f"**Purchase model: {chosen}.** Chosen among BG/NBD, MBG/NBD and Pareto/NBD because {en}",
+        f"**购买模型：{chosen}。** 从 BG/NBD、MBG/NBD 和 Pareto/NBD 中选出，因为{zh}",
+    )
+
+
+def model_comparison(selection) -> pl.DataFrame:
+    """The purchase models side by side: fit (BIC) and holdout accuracy."""
+    columns = ["label", "bic", "delta_bic", "holdout_loglik", "holdout_mae", "chosen"]
+    table = selection.table
+    return (
+        table.select([c for c in columns if c in table.columns])
+        .rename({"label": "model"})
+        .with_columns(pl.when(pl.col("chosen")).then(pl.lit("✓")).otherwise(pl.lit("")))
+    )
 
 
 def sufficiency(result, lang: str = "en") -> str:

@@ -1,4 +1,5 @@
-"""Per-customer predictions: expected purchases, P(alive), churn probability, CLV.
+"""Per-customer predictions: expected purchases, P(alive), churn probability,
+activity, CLV.
 
 Horizon and discount rate are given in explicit units (days, and a rate per
 year), whatever the summary's time unit; the conversion happens here, once.
@@ -13,6 +14,36 @@ with ``t_k`` the ends of ``steps`` equal steps of the horizon (monthly by
 default), ``E[X(t)]`` the model's conditional expected number of purchases
 in ``(T, T + t]`` and ``d`` the annual discount rate: each step's purchases
 are discounted from the step's end, as lifetimes does.
+
+Activity: ``p_active`` and ``p_no_purchase``
+--------------------------------------------
+``p_alive`` is each model's own P(alive) and ``churn_probability`` is
+``1 - p_alive``, as before. They are not a sound basis for "active" and
+"lost" bands under every model. In BG/NBD (Fader, Hardie and Lee 2005) a
+customer can drop out only right after a repeat purchase, so every one-time
+buyer has P(alive) = 1 however long ago the purchase was: a customer who
+bought once 70 weeks ago is "certainly alive". MBG/NBD (Batislam, Denizel and
+Filiztekin 2007) adds a dropout chance at the first purchase and Pareto/NBD
+(Schmittlein, Morrison and Colombo 1987) lets dropout happen at any time, and
+under both P(alive) of a one-time buyer falls with the time since the
+purchase; but a rule that holds only under some models would make a
+customer's band depend on the model chosen.
+
+``p_active`` is the probability that the customer buys at least once in the
+next ``activity_horizon_days`` (the scoring horizon unless given):
+``1 - P(X(T, T + t] = 0 | x, t_x, T)``, computed by each model's own
+conditional distribution (:meth:`clv.PurchaseModelResults.p_active`). It is
+P(alive) times the chance that a living customer with the posterior purchase
+rate Gamma(r + x, alpha + T) buys within the horizon, so it falls with the
+time since the last purchase for one-time buyers under all three models
+(the rate posterior moves towards slow buyers as T grows even when P(alive)
+stays 1). It answers the business question the bands ask ("will this
+customer buy again soon?"), and a holdout period observes it directly:
+whether the customer bought in the holdout, the test Wübben and von
+Wangenheim (2008, "Instant customer base analysis", Journal of Marketing
+72(3)) apply to active/inactive classifications.
+``p_no_purchase = 1 - p_active`` is the column to cut churn-risk bands on
+(higher is riskier, like ``churn_probability``).
 """
 
 from __future__ import annotations
@@ -39,6 +70,7 @@ def score(
     discount_rate_annual: float = 0.10,
     steps_per_year: int = 12,
     margin: float | None = None,
+    activity_horizon_days: float | None = None,
 ) -> pl.DataFrame:
     """Score every customer of a summary.
 
@@ -65,13 +97,18 @@ def score(
         the discounted expected gross profit and ``clv_revenue`` the
         discounted expected revenue it comes from; without it ``clv`` is
         discounted expected revenue, not profit.
+    activity_horizon_days
+        Horizon of ``p_active`` and ``p_no_purchase``, in days; the
+        prediction horizon ``horizon_days`` when not given.
 
     Returns
     -------
     polars.DataFrame
         The summary columns plus ``expected_purchases`` (over the horizon),
-        ``p_alive``, ``churn_probability`` (1 - P(alive)),
-        ``expected_order_value`` (currency per order) and ``clv`` (discounted,
+        ``p_alive``, ``churn_probability`` (1 - P(alive)), ``p_active``
+        (probability of at least one purchase within the activity horizon),
+        ``p_no_purchase`` (1 - ``p_active``, the column for churn-risk
+        bands), ``expected_order_value`` (currency per order) and ``clv`` (discounted,
         currency), one row per customer, in the summary's order.
     """
     if not horizon_days > 0:
@@ -79,6 +116,12 @@ def score(
     if not discount_rate_annual > -1:
         raise ValueError(
             f"discount_rate_annual={discount_rate_annual}; give a yearly rate such as 0.10"
+        )
+    if activity_horizon_days is None:
+        activity_horizon_days = horizon_days
+    if not activity_horizon_days > 0:
+        raise ValueError(
+            f"activity_horizon_days={activity_horizon_days}; give a positive number of days"
         )
     if steps_per_year < 1:
         raise ValueError(f"steps_per_year={steps_per_year}; give at least 1")
@@ -114,6 +157,10 @@ def score(
         pl.Series("expected_purchases", cumulative[:, -1]),
         pl.Series("_discounted_purchases", (increments * discount).sum(axis=1)),
         pl.Series("p_alive", purchase_model.p_alive(x, t_x, T)),
+        pl.Series(
+            "p_no_purchase",
+            purchase_model.prob_no_purchase(activity_horizon_days / unit_days, x, t_x, T),
+        ),
     )
     scored = summary.join(purchase_part, on=key, how="left", maintain_order="left")
 
@@ -154,6 +201,8 @@ def score(
         "expected_purchases",
         "p_alive",
         (1.0 - pl.col("p_alive")).alias("churn_probability"),
+        (1.0 - pl.col("p_no_purchase")).alias("p_active"),
+        "p_no_purchase",
         "expected_order_value",
         *value,
     )

@@ -29,7 +29,7 @@ LIMITS: dict[str, tuple[float, float]] = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "freq": ("D", "W", "M"),
     "time_unit": ("D", "W", "M"),
-    "model": ("bgnbd", "pareto_nbd", "mbgnbd"),
+    "model": ("auto", "bgnbd", "pareto_nbd", "mbgnbd"),
     "lang": ("en", "zh"),
 }
 _PATHS = ("data_path", "previous_graded", "points_events", "accounts_path")
@@ -51,7 +51,7 @@ class RunConfig:
     observation_end: str = "1998-06-30"  # last day of transactions used, YYYY-MM-DD
     freq: str = "D"  # purchases merged per day (D), week (W) or month (M)
     time_unit: str = "W"  # unit of recency and T in the models
-    model: str = "bgnbd"  # purchase model
+    model: str = "auto"  # purchase model; auto: chosen by holdout accuracy, else BIC
     horizon_days: float = 365.0  # CLV horizon in days
     discount_rate_annual: float = 0.10  # CLV discount rate per year
     scheme: str = "five_card"  # tier scheme: packaged name or TOML path

@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -38,6 +38,9 @@ from clv.paths import PROJECT_ROOT
 from clv.report.errors import ReportError
 from clv.report.sections import SectionFailure, Sufficiency, headline
 from clv.tiers import Grading
+
+if TYPE_CHECKING:
+    from clv.selection import ModelSelection
 
 __all__ = [
     "COLUMNS",
@@ -110,6 +113,20 @@ COLUMNS: dict[str, ColumnInfo] = {
     "churn_probability": ColumnInfo(
         "Probability that the customer has stopped buying (1 - p_alive)",
         "客户已流失的概率（1 - p_alive）",
+        "probability, 0 to 1",
+        "概率，0 至 1",
+        4,
+    ),
+    "p_active": ColumnInfo(
+        "Probability of at least one purchase over the horizon",
+        "预测期内至少购买一次的概率",
+        "probability, 0 to 1",
+        "概率，0 至 1",
+        4,
+    ),
+    "p_no_purchase": ColumnInfo(
+        "Probability of no purchase over the horizon (1 - p_active); the risk bands are cut on it",
+        "预测期内不再购买的概率（1 - p_active）；流失风险分档依据此值",
         "probability, 0 to 1",
         "概率，0 至 1",
         4,
@@ -376,6 +393,7 @@ def save_outputs(
     horizon_days: float | None = None,
     failures: Sequence[SectionFailure] = (),
     sufficiency: Sufficiency | None = None,
+    selection: ModelSelection | None = None,
 ) -> list[Path]:
     """Write a period's tables into ``output_dir`` (the run's staging folder):
     ``graded_customers.parquet`` (full precision, values as computed),
@@ -436,6 +454,7 @@ def save_outputs(
             {"params": spend.params, "loglik": spend.loglik} if spend is not None else None
         ),
         "ties": grading.ties_dict(),
+        "model_selection": selection.to_dict() if selection is not None else None,
         "failed_sections": [failure.as_dict() for failure in failures],
         "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
     }

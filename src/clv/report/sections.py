@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -31,8 +31,11 @@ from clv.models import (
 from clv.paths import PROJECT_ROOT
 from clv.programmes.inputs import EventsInput
 from clv.report.config import RunConfig
-from clv.rfm import DAYS_PER_UNIT, WindowCounts
+from clv.rfm import DAYS_PER_UNIT, WindowCounts, calibration_holdout
 from clv.tiers import Grading
+
+if TYPE_CHECKING:
+    from clv.selection import ModelSelection
 
 __all__ = [
     "SUFFICIENCY_MINIMUMS",
@@ -40,6 +43,7 @@ __all__ = [
     "SectionFailure",
     "Sufficiency",
     "attempt",
+    "calibration_split",
     "data_sufficiency",
     "fit_models",
     "graded_table",
@@ -243,22 +247,53 @@ def attempt(
 
 @dataclass(frozen=True)
 class FitOutcome:
-    """The models of a report run, with what went wrong on the way."""
+    """The models of a report run, with what went wrong on the way.
+
+    ``selection`` holds the comparison of the purchase models when the model
+    was chosen by evidence (``model="auto"``)."""
 
     purchase: PurchaseModelResults | None
     spend: SpendModelResults | None
     attempts: tuple[FitAttempt, ...]
     purchase_error: str | None
     spend_error: str | None
+    selection: ModelSelection | None = None
 
 
-def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
-    """Fit the purchase model with its fallbacks (penalizers, other models) and
-    the spend model; failures are recorded, not raised, so the report can
-    still render and show them."""
-    purchase, attempts, purchase_error = None, [], None
+def calibration_split(tx: TransactionLog, config: RunConfig) -> pl.DataFrame | None:
+    """The calibration / holdout split of the run's back-test window, or None
+    when the run has no calibration end (or the window holds nobody)."""
+    if not config.calibration_end:
+        return None
+    split = calibration_holdout(
+        tx,
+        calibration_end=config.calibration_end,
+        observation_end=config.observation_end,
+        freq=config.freq,
+        time_unit=config.time_unit,
+    )
+    return split if split.height else None
+
+
+def fit_models(
+    summary: pl.DataFrame, model: str, calibration: pl.DataFrame | None = None
+) -> FitOutcome:
+    """Fit the purchase model and the spend model; failures are recorded, not
+    raised, so the report can still render and show them.
+
+    ``model="auto"`` fits BG/NBD, MBG/NBD and Pareto/NBD and chooses by
+    out-of-sample accuracy on ``calibration`` (a calibration / holdout split)
+    when given, by BIC otherwise (:func:`clv.selection.select_purchase_model`);
+    a named model is fitted with its fallbacks (penalizers, other models)."""
+    purchase, attempts, purchase_error, selection = None, [], None, None
     try:
-        purchase, attempts = fit_purchase_model_with_fallback(summary, model=model)
+        if model == "auto":
+            from clv.selection import select_purchase_model
+
+            selection = select_purchase_model(summary, calibration=calibration)
+            purchase = selection.results
+        else:
+            purchase, attempts = fit_purchase_model_with_fallback(summary, model=model)
     except ModelFitError as exc:
         purchase_error = str(exc)
     spend, spend_error = None, None
@@ -266,7 +301,7 @@ def fit_models(summary: pl.DataFrame, model: str) -> FitOutcome:
         spend = fit_spend_model(summary)
     except ModelFitError as exc:
         spend_error = str(exc)
-    return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error)
+    return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error, selection)
 
 
 def _orders_until(tx: TransactionLog, end: dt.date) -> pl.DataFrame:
@@ -409,6 +444,8 @@ def graded_table(grading: Grading, previous: pl.DataFrame | None = None) -> pl.D
             "clv",
             "p_alive",
             "churn_probability",
+            "p_active",
+            "p_no_purchase",
             "expected_purchases",
             "expected_order_value",
             "frequency",
