@@ -52,3 +52,25 @@ def test_bad_tables_are_explained():
     twice = pl.concat([CURRENT, CURRENT])
     with pytest.raises(ValueError, match="twice"):
         migrate(PREVIOUS, twice)
+
+
+def test_largest_movers_name_the_tiers_and_rank_by_change_in_value():
+    previous = pl.DataFrame(
+        {"customer_id": ["a", "b", "c"], "tier_rank": [2, 2, 1], "clv": [10.0, 50.0, 90.0]}
+    )
+    current = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "tier_rank": [1, 1, 2],
+            "clv": [100.0, 60.0, 20.0],
+            "tier_name": ["Gold", "Gold", "Silver"],
+        }
+    )
+    movers = migrate(previous, current).largest_movers(5)
+    up = movers.filter(pl.col("movement") == "up")
+    assert up["customer_id"].to_list() == ["a", "b"]  # +90 before +10
+    assert up["previous_tier"].to_list() == ["Silver", "Silver"]
+    assert up["current_tier"].to_list() == ["Gold", "Gold"]
+    assert up["value_change"].to_list() == [90.0, 10.0]
+    down = movers.filter(pl.col("movement") == "down")
+    assert down.row(0, named=True)["value_change"] == -70.0

@@ -177,3 +177,12 @@ def test_show_displays_an_image_with_alt_text(monkeypatch):
     assert first.startswith('<img alt="各等级') and 'src="data:image/png;base64,' in first
     assert 'alt="a &quot;quoted&quot; &lt;line&gt;"' in second
     assert repr(shown[0]).startswith("各等级")
+
+
+def test_money_axes_name_the_currency():
+    ax = plots.clv_histogram(np.array([1.0, 5.0, 20.0]), np.array([10.0]), currency="CNY")
+    assert ax.get_xlabel().endswith("(CNY)")
+    ax = plots.clv_histogram(np.array([1.0, 5.0, 20.0]), lang="zh", currency="元")
+    assert ax.get_xlabel().endswith("（元）")
+    ax = plots.clv_histogram(np.array([1.0, 5.0, 20.0]))
+    assert "(" not in ax.get_xlabel()

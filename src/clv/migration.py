@@ -22,7 +22,7 @@ class Migration:
     """Transitions between a previous and a current grading.
 
     ``customers``: one row per customer in either table: ``customer_id``,
-    ``previous_rank``, ``current_rank`` (null where absent), ``movement``
+    ``previous_rank``, ``current_rank`` (null where absent), ``previous_clv``, ``movement``
     (``up``, ``down``, ``same``, ``new``, ``left``) and ``clv`` (current).
     """
 
@@ -63,13 +63,36 @@ class Migration:
         return matrix
 
     def largest_movers(self, n: int = 10) -> pl.DataFrame:
-        """The ``n`` customers with the largest current CLV among those who moved
-        up, and the ``n`` with the largest among those who moved down."""
-        movers = self.customers.filter(pl.col("movement").is_in(["up", "down"]))
+        """The customers who moved up or down whose move changes the predicted
+        value most (``n`` of each), with the tiers' names: ``customer_id``,
+        ``movement``, ``previous_tier``, ``current_tier``, ``previous_clv``
+        (null when the previous table had none), ``clv`` and ``value_change``."""
+        names = {int(k): v for k, v in self.tier_names.items()}
+        movers = self.customers.filter(pl.col("movement").is_in(["up", "down"])).with_columns(
+            pl.col("previous_rank")
+            .replace_strict(names, return_dtype=pl.String, default=None)
+            .alias("previous_tier"),
+            pl.col("current_rank")
+            .replace_strict(names, return_dtype=pl.String, default=None)
+            .alias("current_tier"),
+            (pl.col("clv") - pl.col("previous_clv")).alias("value_change"),
+        )
         return (
-            movers.sort(["movement", "clv", "customer_id"], descending=[False, True, False])
+            movers.with_columns(
+                pl.coalesce(pl.col("value_change").abs(), pl.col("clv")).alias("_size")
+            )
+            .sort(["movement", "_size", "customer_id"], descending=[False, True, False])
             .group_by("movement", maintain_order=True)
             .head(n)
+            .select(
+                "customer_id",
+                "movement",
+                "previous_tier",
+                "current_tier",
+                "previous_clv",
+                "clv",
+                "value_change",
+            )
         )
 
 
@@ -107,8 +130,13 @@ def migrate(
     value = (
         [pl.col("clv").cast(pl.Float64)] if "clv" in current.columns else [pl.lit(0.0).alias("clv")]
     )
+    previous_value = (
+        [pl.col("clv").cast(pl.Float64).alias("previous_clv")]
+        if "clv" in previous.columns
+        else [pl.lit(None, dtype=pl.Float64).alias("previous_clv")]
+    )
     joined = previous.select(
-        "customer_id", pl.col("tier_rank").cast(pl.Int64).alias("previous_rank")
+        "customer_id", pl.col("tier_rank").cast(pl.Int64).alias("previous_rank"), *previous_value
     ).join(
         current.select(
             "customer_id", pl.col("tier_rank").cast(pl.Int64).alias("current_rank"), *value

@@ -108,9 +108,12 @@ def matrices(lang: str = "en") -> str:
         lang,
         "**Reading the matrices:** a customer who bought often (up) and recently (right) is "
         "almost surely still active and will buy most; one who bought often but long ago "
-        "(upper left) has probably stopped.",
+        "(upper left) has probably stopped. P(alive) is the chance that a customer has not "
+        "left for good; the churn-risk bands below use the chance that a customer buys "
+        "nothing over the horizon, which also grows for a customer who bought once, long ago.",
         "**解读：** 购买次数多（上方）且最近购买（右侧）的客户几乎肯定仍活跃，未来购买最多；"
-        "购买次数多但很久未购买（左上）的客户很可能已经流失。",
+        "购买次数多但很久未购买（左上）的客户很可能已经流失。存活概率是客户尚未永久离开的可能性；"
+        "下文的流失风险分档依据客户在预测期内不再购买的概率，只购买过一次且时间久远的客户该概率同样会升高。",
     )
 
 
@@ -456,6 +459,8 @@ _PERCENT = {
 
 # columns that hold money: their header carries the currency when one is given
 _MONEY = {
+    "previous_clv",
+    "value_change",
     "threshold",
     "clv",
     "clv_mean",

@@ -91,6 +91,14 @@ def _plain(names: list[str]) -> list[str]:
     return [str(n).replace("$", r"\$") for n in names]
 
 
+def _money(text: str, currency: str, lang: str) -> str:
+    """A label with its currency: "predicted value (CNY)", "预测价值（CNY）"."""
+    if not currency:
+        return text
+    currency = currency.replace("$", r"\$")
+    return f"{text}（{currency}）" if lang == "zh" else f"{text} ({currency})"
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.0)) -> Axes:
     if ax is not None:
         return ax
@@ -180,8 +188,10 @@ def clv_histogram(
     thresholds: np.ndarray | None = None,
     ax: Axes | None = None,
     lang: str = "en",
+    currency: str = "",
 ) -> Axes:
-    """Histogram of predicted CLV on a log scale, with the tier thresholds."""
+    """Histogram of predicted CLV on a log scale, with the tier thresholds;
+    the axis names the ``currency`` when one is given."""
     ax = _axes(ax)
     v = np.asarray(values, dtype=float)
     positive = v[v > 0]
@@ -192,7 +202,7 @@ def clv_histogram(
     ax.set_xscale("log")
     for t in thresholds if thresholds is not None else []:
         ax.axvline(t, color="C3", lw=1)
-    ax.set_xlabel(label("clv", lang))
+    ax.set_xlabel(_money(label("clv", lang), currency, lang))
     ax.set_ylabel(label("customers", lang))
     ax.spines[["top", "right"]].set_visible(False)
     _title(ax, "clv_histogram", lang)
@@ -272,10 +282,15 @@ def expected_purchases_matrix(
 
 
 def value_risk_heatmap(
-    grid: pl.DataFrame, ax: Axes | None = None, value: str = "customers", lang: str = "en"
+    grid: pl.DataFrame,
+    ax: Axes | None = None,
+    value: str = "customers",
+    lang: str = "en",
+    currency: str = "",
 ) -> Axes:
     """Tier x churn-risk heatmap of ``customers`` or ``clv`` (from
-    :meth:`clv.Grading.grid`), each cell annotated."""
+    :meth:`clv.Grading.grid`), each cell annotated; a ``clv`` map names the
+    ``currency`` in its title when one is given."""
     ax = _axes(ax, (6.0, 4.5))
     tiers = grid.select("tier_rank", "tier_name").unique().sort("tier_rank")["tier_name"].to_list()
     bands = grid["risk_band_name"].unique(maintain_order=True).to_list()
@@ -290,6 +305,8 @@ def value_risk_heatmap(
     ax.set_xlabel(label("risk_band", lang))
     ax.set_ylabel(label("tier", lang))
     _title(ax, "value_risk_clv" if value == "clv" else "value_risk_customers", lang)
+    if value == "clv" and currency:
+        ax.set_title(_money(ax.get_title(), currency, lang))
     return ax
 
 
