@@ -299,6 +299,7 @@ PARAMETER_VALUES: dict[str, Labels] = {
             "bgnbd": ("BG/NBD", "BG/NBD"),
             "pareto_nbd": ("Pareto/NBD", "Pareto/NBD"),
             "mbgnbd": ("MBG/NBD", "MBG/NBD"),
+            "auto": ("chosen by evidence", "按证据选择"),
         },
     ),
     "lang": Labels("lang", {"en": ("English", "英文"), "zh": ("Chinese", "中文")}),

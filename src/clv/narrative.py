@@ -817,7 +817,9 @@ def model_comparison(selection) -> pl.DataFrame:
     return (
         table.select([c for c in columns if c in table.columns])
         .rename({"label": "model"})
-        .with_columns(pl.when(pl.col("chosen")).then(pl.lit("✓")).otherwise(pl.lit("")))
+        .with_columns(
+            pl.when(pl.col("chosen")).then(pl.lit("✓")).otherwise(pl.lit("")).alias("chosen")
+        )
     )
 
 
