@@ -581,3 +581,25 @@ def test_model_summary_speaks_the_reports_language(cdnow_calibration):
     assert "coef" not in zh and "std err" not in zh and "Standard errors" not in zh
     en = str(narrative.model_summary(fits.spend, "en"))
     assert en.startswith("Gamma-Gamma spend model (repeat buyers)") and "γ" in en
+
+
+def test_money_in_sentences_carries_the_currency():
+    import numpy as np
+    import polars as pl
+
+    n = 300
+    scores = pl.DataFrame(
+        {
+            "customer_id": [str(i) for i in range(n)],
+            "clv": np.linspace(1, 300, n),
+            "p_alive": np.full(n, 0.8),
+            "churn_probability": np.full(n, 0.2),
+            "p_no_purchase": np.linspace(0.05, 0.95, n),
+            "frequency": np.ones(n),
+            "T": np.full(n, 52.0),
+        }
+    )
+    grading = clv.grade(scores)
+    assert " USD and holds" in narrative.thresholds(grading, currency="USD")
+    assert " USD of predicted value" in narrative.tiers(grading, currency="USD")
+    assert "USD" not in narrative.thresholds(grading)

@@ -338,19 +338,26 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
     return f"{text}\n\n{table}" if table else text
 
 
-def thresholds(grading: Grading, lang: str | None = None) -> str:
+def _amount(value: float, currency: str, digits: int = 2) -> str:
+    """A money amount with its currency when one is given: "173.30 USD"."""
+    text = f"{value:,.{digits}f}"
+    return f"{text} {escape_markdown(currency)}" if currency else text
+
+
+def thresholds(grading: Grading, lang: str | None = None, currency: str = "") -> str:
     """The top tier's threshold and share, and how stable the thresholds are
-    (in the grading's language unless ``lang`` is given)."""
+    (in the grading's language unless ``lang`` is given; money in ``currency``)."""
     lang = lang or grading.lang
     table = grading.tier_table()
     top = table.row(0, named=True)
     top_name = escape_markdown(top["tier_name"])
+    cut = _amount(top["threshold"], currency)
     text = _pick(
         lang,
         f"**Thresholds:** the top tier ({top_name}) starts at a predicted value of "
-        f"{top['threshold']:,.2f} and holds {top['share_customers']:.1%} of customers but "
+        f"{cut} and holds {top['share_customers']:.1%} of customers but "
         f"{top['share_clv']:.0%} of predicted value.",
-        f"**门槛：** 最高等级（{top_name}）的预测价值门槛为 {top['threshold']:,.2f}，"
+        f"**门槛：** 最高等级（{top_name}）的预测价值门槛为 {cut}，"
         f"以 {top['share_customers']:.1%} 的客户占预测价值的 {top['share_clv']:.0%}。",
     )
     s = grading.stability
@@ -366,10 +373,10 @@ def thresholds(grading: Grading, lang: str | None = None) -> str:
     return text
 
 
-def tiers(grading: Grading, lang: str | None = None) -> str:
+def tiers(grading: Grading, lang: str | None = None, currency: str = "") -> str:
     """The predicted value held by customers at churn risk, and how many of
     them are in the top tier (in the grading's language unless ``lang`` is
-    given)."""
+    given; money in ``currency``)."""
     lang = lang or grading.lang
     grid = grading.grid()
     first = grading.scheme.bands[0].id
@@ -386,9 +393,9 @@ def tiers(grading: Grading, lang: str | None = None) -> str:
         )
     head = _pick(
         lang,
-        f"**Value at stake:** customers outside the healthiest risk band hold {value:,.0f} of "
-        "predicted value; ",
-        f"**风险价值：** 处于流失风险中的客户共持有 {value:,.0f} 的预测价值；",
+        f"**Value at stake:** customers outside the healthiest risk band hold "
+        f"{_amount(value, currency, 0)} of predicted value; ",
+        f"**风险价值：** 处于流失风险中的客户共持有 {_amount(value, currency, 0)} 的预测价值；",
     )
     if top_risk == 0:
         return head + _pick(
@@ -702,7 +709,7 @@ def failure(failed, lang: str = "en") -> str:
     )
 
 
-def ties(grading: Grading, lang: str | None = None) -> str:
+def ties(grading: Grading, lang: str | None = None, currency: str = "") -> str:
     """Where a threshold moved so as not to split customers with equal (or,
     within its bootstrap interval, indistinguishable) predicted values, and
     which tiers are empty or nearly so, and why; empty when nothing moved.
@@ -714,15 +721,16 @@ def ties(grading: Grading, lang: str | None = None) -> str:
         if move.customers_moved == 0:
             continue
         tier = names.get(move.tier, escape_markdown(move.tier))
+        was, now = _amount(move.grounded, currency), _amount(move.final, currency)
         if move.reason == "tie_block":
             lines.append(
                 _pick(
                     lang,
-                    f"- The lower edge of {tier} moved from {move.grounded:,.2f} to "
-                    f"{move.final:,.2f}: {move.block_customers:,} customers share the same "
+                    f"- The lower edge of {tier} moved from {was} to "
+                    f"{now}: {move.block_customers:,} customers share the same "
                     f"predicted value there, and all of them stay together "
                     f"({move.customers_moved:,} changed tier).",
-                    f"- {tier}的下限由 {move.grounded:,.2f} 调整为 {move.final:,.2f}："
+                    f"- {tier}的下限由 {was} 调整为 {now}："
                     f"该处有 {move.block_customers:,} 位客户的预测价值完全相同，"
                     f"他们被分在同一等级（{move.customers_moved:,} 位客户因此改变等级）。",
                 )
@@ -731,11 +739,11 @@ def ties(grading: Grading, lang: str | None = None) -> str:
             lines.append(
                 _pick(
                     lang,
-                    f"- The lower edge of {tier} moved from {move.grounded:,.2f} to "
-                    f"{move.final:,.2f}: the {move.block_customers:,} customers inside its "
+                    f"- The lower edge of {tier} moved from {was} to "
+                    f"{now}: the {move.block_customers:,} customers inside its "
                     "bootstrap interval cannot be told apart, so they stay together "
                     f"({move.customers_moved:,} changed tier).",
-                    f"- {tier}的下限由 {move.grounded:,.2f} 调整为 {move.final:,.2f}："
+                    f"- {tier}的下限由 {was} 调整为 {now}："
                     f"其重抽样区间内的 {move.block_customers:,} 位客户无法区分，"
                     f"因此被分在同一等级（{move.customers_moved:,} 位客户因此改变等级）。",
                 )
