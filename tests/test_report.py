@@ -394,6 +394,7 @@ def test_a_failed_backtest_still_publishes_the_report(tmp_path):
             observation_end="2020-06-30",
             calibration_end="2020-01-31",
             n_bootstrap=20,
+            sufficiency_gate=False,  # 400 customers: below the minimum, predicted anyway
         ),
         reports_dir=tmp_path / "reports",
     )
@@ -423,7 +424,13 @@ def test_no_model_still_renders_a_report_with_a_warning(tmp_path):
     log.write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
     reports = tmp_path / "reports"
     folder = run_period(
-        _config(data_path=str(log), period="p1", observation_end="2020-03-31", calibration_end=""),
+        _config(
+            data_path=str(log),
+            period="p1",
+            observation_end="2020-03-31",
+            calibration_end="",
+            sufficiency_gate=False,  # too little data: predicted anyway, to show the failure
+        ),
         reports_dir=reports,
     )
     page = (folder / "report.html").read_text(encoding="utf-8")
@@ -446,6 +453,7 @@ def test_fallback_is_visible_and_inputs_are_not_modified(tmp_path):
             observation_end="2025-06-29",
             calibration_end="",
             model="bgnbd",
+            sufficiency_gate=False,  # 30 customers: predicted anyway, to show the fallback
         ),
         reports_dir=tmp_path / "reports",
     )
@@ -531,15 +539,30 @@ def test_hostile_names_are_plain_text_everywhere(tmp_path):
     assert "=1+2" in graded["customer_id"].to_list()  # Parquet keeps the value
 
 
-def test_a_tiny_log_is_marked_as_too_little_data(tmp_path):
+def _tiny_log(tmp_path: Path) -> Path:
+    """120 simulated customers (below the 500 a forecast needs) spending a few
+    yuan an order, one of whom spends 1,500 in the last year: the only Silver
+    card on the five-card ladder (1,000 a year)."""
     log = tmp_path / "tiny.csv"
-    clv.simulate_transactions(120, r=0.8, alpha=4, a=0.6, b=3, seed=3).write_csv(log)
+    tx = clv.simulate_transactions(120, r=0.8, alpha=4, a=0.6, b=3, seed=3).with_columns(
+        pl.col("amount") / 100
+    )
+    big = pl.DataFrame(
+        {"customer_id": [tx["customer_id"][0]], "date": [dt.date(2025, 5, 2)], "amount": [1500.0]},
+        schema=tx.schema,
+    )
+    pl.concat([tx, big]).write_csv(log)
+    return log
+
+
+def test_a_tiny_log_is_graded_by_the_rule_ladder_not_predicted(tmp_path):
+    log = _tiny_log(tmp_path)
     folder = run_period(
         _config(
             data_path=str(log),
             period="tiny",
             observation_end="2025-06-29",
-            calibration_end="",
+            calibration_end="2025-03-31",
             n_bootstrap=20,
         ),
         reports_dir=tmp_path / "reports",
@@ -547,10 +570,44 @@ def test_a_tiny_log_is_marked_as_too_little_data(tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Too little data for reliable predictions" in page
     assert "customers: 120 (at least 500 needed)" in page
+    assert "Graded by the rules, not by predicted value" in page
+    assert "Left out: too little data for predictions" in page  # back-test and the rest
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     gate = summary["data_sufficiency"]
     assert gate["sufficient"] is False
     assert [c["check"] for c in gate["checks"] if not c["passed"]] == ["customers"]
+    assert summary["graded_by"] == "rule_ladder"
+    assert summary["purchase_model"] is None and summary["predictions"] is None
+    assert summary["rule_grading"]["ladder"] == "ladder_five_card"
+    graded = pl.read_parquet(folder / "graded_customers.parquet")
+    assert "clv" not in graded.columns and "p_alive" not in graded.columns
+    first = pl.read_csv(log, schema_overrides={"customer_id": pl.String})["customer_id"][0]
+    by_tier = dict(graded.select("customer_id", "tier").rows())
+    assert {c for c, t in by_tier.items() if t == "silver"} == {first}
+    assert set(by_tier.values()) <= {"silver", "regular"}
+    assert graded.height == graded["customer_id"].n_unique() == len(by_tier)
+
+
+def test_the_gate_can_be_turned_off(tmp_path):
+    log = _tiny_log(tmp_path)
+    folder = run_period(
+        _config(
+            data_path=str(log),
+            period="tiny",
+            observation_end="2025-06-29",
+            calibration_end="",
+            n_bootstrap=20,
+            ladder="",
+            sufficiency_gate=False,
+        ),
+        reports_dir=tmp_path / "reports",
+    )
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Too little data for reliable predictions" in page
+    assert "should not guide budgets" in page
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["graded_by"] == "clv"
+    assert summary["purchase_model"]["model"] in {"bgnbd", "mbgnbd", "pareto_nbd"}
 
 
 def test_the_sample_passes_the_sufficiency_gate(published):

@@ -31,6 +31,7 @@ OPTION_OF: dict[str, str] = {
     "date": "--date-column",
     "amount": "--amount-column",
     "quantity": "--quantity-column",
+    "margin": "--margin-column",
     "date_format": "--date-format",
     "encoding": "--encoding",
     "separator": "--separator",
@@ -180,7 +181,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_number(0.0, 1.0),
         default=0.0,
         help="gross margin as a share of revenue, e.g. 0.3: values become gross profit "
-        "(default 0: values are discounted revenue)",
+        "(default 0: values are discounted revenue; for a margin per order see "
+        "--margin-column)",
+    )
+    how.add_argument(
+        "--no-sufficiency-gate",
+        dest="sufficiency_gate",
+        action="store_false",
+        help="predict and grade by CLV even when the data are below the minimum a forecast "
+        "needs (by default such a period is graded by the rule ladder, with no predictions)",
     )
     how.add_argument("--scheme", default="five_card", help="packaged scheme or TOML path")
     how.add_argument("--lang", default="en", choices=["en", "zh"])
@@ -262,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             accounts_options=source.accounts.options if source.accounts else {},
             currency=source.currency,
             margin=args.margin,
+            sufficiency_gate=args.sufficiency_gate,
         )
         config.check_files()
         started = time.perf_counter()

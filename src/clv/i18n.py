@@ -129,6 +129,10 @@ HEADERS = Labels(
         "holdout_mae": ("holdout error per customer (purchases)", "验证期每位客户误差（购买次数）"),
         "chosen": ("chosen", "选用"),
         "level_name": ("ladder level", "会员等级"),
+        "rule_level_name": ("ladder level", "会员等级"),
+        "minimum": ("qualifying minimum", "达标门槛"),
+        "minimum_spend": ("minimum past spend", "最低历史消费"),
+        "revenue_total": ("past revenue", "历史收入"),
         "rule_grade": ("level by the rule", "规则等级"),
         "verdict": ("verdict", "结论"),
         "reason": ("reason", "原因"),
@@ -284,6 +288,10 @@ PARAMETERS = Labels(
         "accounts_options": ("reading options of the accounts", "B2B 数据读取选项"),
         "currency": ("currency", "货币"),
         "margin": ("gross margin", "毛利率"),
+        "sufficiency_gate": (
+            "too little data: grade by the rules",
+            "数据不足时按规则分级",
+        ),
         "output_dir": ("output folder", "输出文件夹"),
     },
 )
@@ -303,6 +311,9 @@ PARAMETER_VALUES: dict[str, Labels] = {
         },
     ),
     "lang": Labels("lang", {"en": ("English", "英文"), "zh": ("Chinese", "中文")}),
+    "sufficiency_gate": Labels(
+        "sufficiency_gate", {"True": ("yes", "是"), "False": ("no, predict anyway", "否，照常预测")}
+    ),
 }
 
 # Time units of the models
@@ -356,6 +367,17 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "保留 {0} 行金额为零的行，视为购买",
     ),
     (re.compile(r"^dropped ([\d,]+) rows with amount 0$"), "删除 {0} 行金额为零的行"),
+    (
+        re.compile(r"^kept ([\d,]+) rows? with a negative margin \(orders sold at a loss\)$"),
+        "保留 {0} 行毛利率为负的订单（亏本销售）",
+    ),
+    (
+        re.compile(
+            r"^expected gross profit at each customer's own margin \(from the margin of each "
+            r"order; ([^ ]+) overall\) over (\S+) days, discounted at (\S+) a year$"
+        ),
+        "预期毛利（按每位客户订单的毛利率计算；总体毛利率 {0}），预测期 {1} 天，年折现率 {2}",
+    ),
     (
         re.compile(r"^stripped surrounding whitespace from ([\d,]+) customer ids$"),
         "去除了 {0} 个客户编号首尾的空格",

@@ -466,6 +466,8 @@ _PERCENT = {
 
 # columns that hold money: their header carries the currency when one is given
 _MONEY = {
+    "revenue_total",
+    "minimum_spend",
     "previous_clv",
     "value_change",
     "threshold",
@@ -648,6 +650,8 @@ def table(frame: pl.DataFrame, lang: str = "en", digits: int = 2, currency: str 
 def fit_outcome(outcome, lang: str = "en") -> str:
     """Visible warnings about model fits that failed or needed a fallback
     (:class:`clv.report.FitOutcome`); empty when all went to plan."""
+    if getattr(outcome, "gated", None) is not None:
+        return skipped(lang, outcome)
     parts = []
     purchase_error = escape_markdown(outcome.purchase_error or "")
     spend_error = escape_markdown(outcome.spend_error or "")
@@ -831,9 +835,11 @@ def model_comparison(selection) -> pl.DataFrame:
     )
 
 
-def sufficiency(result, lang: str = "en") -> str:
+def sufficiency(result, lang: str = "en", *, gated: bool = False) -> str:
     """Whether the data suffice for a forecast (:class:`clv.report.Sufficiency`),
-    in plain words; below the minimum, a visible warning saying why."""
+    in plain words; below the minimum, a visible warning saying why. With
+    ``gated`` (the run made no predictions because of it), the warning says
+    that customers are graded by the rule ladder instead."""
     rows = result.checks.iter_rows(named=True)
     short = [
         (i18n.SUFFICIENCY(r["check"], lang), r["value"], r["minimum"])
@@ -849,6 +855,19 @@ def sufficiency(result, lang: str = "en") -> str:
         )
     listed_en = "; ".join(f"{n}: {v:,.0f} (at least {m:,.0f} needed)" for n, v, m in short)
     listed_zh = "；".join(f"{n}：{v:,.0f}（至少需要 {m:,.0f}）" for n, v, m in short)
+    if gated:
+        return _pick(
+            lang,
+            f"> **⚠ Too little data for reliable predictions.** {listed_en}. Predicted values "
+            "and churn risks from so little history would not be trustworthy, so this report "
+            "makes none: customers are graded by the rule-based membership ladder on what they "
+            "have spent, and the sections that need predictions are left out. Run the report "
+            "again when the log is longer or larger.",
+            f"> **⚠ 数据不足，预测不可靠。** {listed_zh}。"
+            "基于如此少的历史，预测价值和流失风险都不可信，"
+            "因此本报告不做预测：客户按规则型会员等级（依据历史消费）分级，需要预测的部分不予展示。"
+            "待数据更长或更多时请重新运行本报告。",
+        )
     return _pick(
         lang,
         f"> **⚠ Too little data for reliable predictions.** {listed_en}. The predicted values, "
@@ -860,7 +879,41 @@ def sufficiency(result, lang: str = "en") -> str:
     )
 
 
-def skipped(lang: str = "en") -> str:
+def rule_grading(rule, lang: str = "en", currency: str = "") -> str:
+    """What grading by the rule ladder means (:class:`clv.report.RuleGrading`),
+    or why there is no grading at all when the run has no ladder (None)."""
+    if rule is None:
+        return _pick(
+            lang,
+            "*No grading this period: there are too few data for predictions and no rule "
+            "ladder was given to grade by (give one with --ladder).*",
+            "*本期未分级：数据不足以预测，且未指定可据以分级的规则型会员等级"
+            "（请用 --ladder 指定）。*",
+        )
+    name = escape_markdown(rule.ladder_name)
+    top = rule.tier_table().filter(pl.col("customers") > 0).head(1)
+    level = escape_markdown(str(top["rule_level_name"][0])) if top.height else ""
+    share = float(top["share_customers"][0]) if top.height else 0.0
+    return _pick(
+        lang,
+        f"**Graded by the rules, not by predicted value.** Each customer holds the level the "
+        f"{name} rules give on past spend; each level is matched to the tier of the same rank "
+        f"and its playbook. The highest level reached is {level} "
+        f"({share:.1%} of customers).",
+        f"**本期按规则分级，而非按预测价值。** 每位客户的等级由“{name}”规则根据历史消费确定，"
+        f"各等级对应同一排序的分级及其策略。达到的最高等级为{level}（占客户的 {share:.1%}）。",
+    )
+
+
+def skipped(lang: str = "en", fits=None) -> str:
+    """Why a section that needs predictions is empty: too few data (``fits``
+    gated, see :func:`clv.report.fit_models`) or no model could be fitted."""
+    if fits is not None and getattr(fits, "gated", None) is not None:
+        return _pick(
+            lang,
+            "*Left out: too little data for predictions (see the warning in section 1).*",
+            "*未展示：数据不足以预测（见第 1 部分的警告）。*",
+        )
     return _pick(
         lang,
         "*Skipped: no purchase model could be fitted (see the warning under Model fit).*",

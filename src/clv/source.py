@@ -51,6 +51,7 @@ LOADER_OPTIONS: dict[str, type] = {
     "date": str,
     "amount": str,
     "quantity": str,
+    "margin": str,
     "date_format": str,
     "encoding": str,
     "separator": str,
@@ -225,5 +226,8 @@ def check_options(options: dict[str, Any], known: dict[str, type], label: str) -
             )
         if key == "separator" and len(value) != 1:
             raise SourceError(f"{label}: separator = {value!r} must be one character, e.g. ','")
-        if key in ("customer_id", "date", "amount", "quantity", "account") and not value.strip():
+        if (
+            key in ("customer_id", "date", "amount", "quantity", "margin", "account")
+            and not value.strip()
+        ):
             raise SourceError(f"{label}: {key} = {value!r}; give the column's name")

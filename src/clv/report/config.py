@@ -68,11 +68,14 @@ class RunConfig:
     accounts_options: dict[str, str] = field(default_factory=dict)  # read_accounts keywords
     currency: str = ""  # label of money amounts, e.g. CNY
     margin: float = 0.0  # gross margin as a share of revenue; 0: value is revenue, not profit
+    sufficiency_gate: bool = True  # too little data: grade by the rule ladder, predict nothing
 
     def __post_init__(self) -> None:
         from clv.report.publish import check_period_label
 
         check_period_label(self.period)
+        if not isinstance(self.sufficiency_gate, bool):
+            raise ValueError(f"sufficiency_gate={self.sufficiency_gate!r}; give True or False")
         for name in ("observation_end", "calibration_end"):
             value = getattr(self, name)
             if value or name == "observation_end":
@@ -98,6 +101,12 @@ class RunConfig:
                 kind = "a whole number" if integral else "a number"
                 raise ValueError(f"{name}={value!r}; give {kind} from {low:,} to {high:,}")
         check_options(self.loader_options, LOADER_OPTIONS, "loader_options")
+        if self.margin > 0 and self.loader_options.get("margin"):
+            raise ValueError(
+                f"margin={self.margin!r} and a margin column "
+                f"({self.loader_options['margin']!r}) are both given; give one margin for all "
+                "orders or a margin per order, not both"
+            )
         check_options(
             self.events_options, dict.fromkeys(SIDE_OPTIONS["points_events"], str), "events"
         )
@@ -149,6 +158,11 @@ class RunConfig:
     def parameters(self) -> dict[str, Any]:
         """Plain values for papermill."""
         return asdict(self)
+
+    @property
+    def margin_column(self) -> str | None:
+        """The log's column of margins per order, when one is given."""
+        return self.loader_options.get("margin") or None
 
     @property
     def margin_or_none(self) -> float | None:

@@ -36,7 +36,7 @@ from clv.migration import Migration
 from clv.models import PurchaseModelResults, SpendModelResults
 from clv.paths import PROJECT_ROOT
 from clv.report.errors import ReportError
-from clv.report.sections import SectionFailure, Sufficiency, headline
+from clv.report.sections import RuleGrading, SectionFailure, Sufficiency, headline
 from clv.tiers import Grading
 
 if TYPE_CHECKING:
@@ -97,11 +97,27 @@ COLUMNS: dict[str, ColumnInfo] = {
         "–",
     ),
     "clv": ColumnInfo(
-        "Predicted customer lifetime value: discounted expected spend over the horizon",
+        "Predicted customer lifetime value: discounted expected spend over the horizon, times "
+        "the gross margin when one is given (then clv_revenue holds the revenue)",
         "预测客户终身价值：预测期内折现后的预期消费",
         "currency units over {horizon_en}",
         "货币单位，{horizon_zh}",
         2,
+    ),
+    "clv_revenue": ColumnInfo(
+        "Predicted value as revenue, before the gross margin: discounted expected spend",
+        "毛利率之前的预测价值（收入口径）：折现后的预期消费",
+        "currency units over {horizon_en}",
+        "货币单位，{horizon_zh}",
+        2,
+    ),
+    "margin": ColumnInfo(
+        "The customer's gross margin: past gross profit over past revenue (from the margin "
+        "of each order)",
+        "客户毛利率：历史毛利除以历史收入（按每笔订单的毛利率计算）",
+        "share of revenue",
+        "占收入的比例",
+        4,
     ),
     "p_alive": ColumnInfo(
         "Probability that the customer is still active (has not stopped buying)",
@@ -178,6 +194,19 @@ COLUMNS: dict[str, ColumnInfo] = {
         "currency units",
         "货币单位",
         2,
+    ),
+    "rule_level": ColumnInfo(
+        "Level code in the rule-based ladder that graded the customer (too little data "
+        "for predictions)",
+        "规则型会员等级代码（数据不足以预测时据此分级）",
+        "–",
+        "–",
+    ),
+    "rule_level_name": ColumnInfo(
+        "Level name in the rule-based ladder, in the report's language",
+        "规则型会员等级名称（报告语言）",
+        "–",
+        "–",
     ),
     "previous_tier": ColumnInfo(
         "Tier code in the previous period's grading (empty: new, or no previous grading)",
@@ -383,8 +412,8 @@ def save_outputs(
     output_dir: str | Path,
     *,
     graded: pl.DataFrame,
-    grading: Grading,
-    purchase: PurchaseModelResults,
+    grading: Grading | RuleGrading,
+    purchase: PurchaseModelResults | None,
     spend: SpendModelResults | None,
     facts: pl.DataFrame,
     backtest: BacktestResult | None = None,
@@ -408,11 +437,34 @@ def save_outputs(
     ``time_unit`` column, else the purchase model's; ``horizon_days`` (of CLV
     and expected purchases) to the ``parameter horizon_days`` fact.
 
+    A :class:`~clv.report.RuleGrading` (too little data for predictions; no
+    purchase model) is written the same way, with ``graded_by`` set to
+    ``"rule_ladder"`` in ``summary.json`` and the ladder's levels in place of
+    the thresholds.
+
     Returns the paths written.
     """
     folder = Path(output_dir)
     if not folder.is_dir():
         raise ReportError(f"output_dir {folder} does not exist; the report run creates it")
+    if isinstance(grading, RuleGrading):
+        summary = _rule_summary(grading, facts, failures, sufficiency)
+        models_text = (
+            "No models were fitted: the data are below the minimum a forecast needs "
+            "(see data_sufficiency in summary.json); customers are graded by the rule ladder "
+            f"{grading.ladder_id}.\n"
+        )
+        return _write_outputs(
+            folder,
+            graded,
+            summary,
+            models_text,
+            time_unit or grading.time_unit,
+            horizon_days,
+            facts,
+        )
+    if purchase is None:
+        raise ReportError("save_outputs needs the purchase model of a CLV grading")
     stability = grading.stability
     thresholds = [
         {
@@ -457,7 +509,53 @@ def save_outputs(
         "model_selection": selection.to_dict() if selection is not None else None,
         "failed_sections": [failure.as_dict() for failure in failures],
         "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
+        "graded_by": "clv",
     }
+    spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
+    return _write_outputs(
+        folder,
+        graded,
+        summary,
+        f"{purchase.summary()}\n\n{spend_text}\n",
+        time_unit or _time_unit(grading, purchase),
+        horizon_days,
+        facts,
+    )
+
+
+def _rule_summary(
+    grading: RuleGrading,
+    facts: pl.DataFrame,
+    failures: Sequence[SectionFailure],
+    sufficiency: Sufficiency | None,
+) -> dict[str, Any]:
+    """summary.json of a run graded by the rule ladder."""
+    return {
+        "facts": {item: _fact_value(item, value, PROJECT_ROOT) for item, value in facts.rows()},
+        "graded_by": "rule_ladder",
+        "predictions": None,
+        "scheme": grading.scheme.id,
+        "rule_grading": grading.as_dict(),
+        "headline": {
+            "customers": grading.customers.height,
+            "status_counts": dict(grading.status_counts().rows()),
+        },
+        "purchase_model": None,
+        "spend_model": None,
+        "failed_sections": [failure.as_dict() for failure in failures],
+        "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
+    }
+
+
+def _write_outputs(
+    folder: Path,
+    graded: pl.DataFrame,
+    summary: dict[str, Any],
+    models_text: str,
+    time_unit: str,
+    horizon_days: float | None,
+    facts: pl.DataFrame,
+) -> list[Path]:
     written = [
         folder / "graded_customers.parquet",
         folder / "graded_customers.csv",
@@ -470,11 +568,10 @@ def save_outputs(
     readable.write_csv(written[1], include_bom=True)
     descriptions = column_descriptions(
         graded.columns,
-        time_unit=time_unit or _time_unit(grading, purchase),
+        time_unit=time_unit,
         horizon_days=horizon_days if horizon_days is not None else _horizon_days(facts),
     )
     _write_excel(written[2], readable, neutralise_formulas(descriptions))
     written[3].write_text(summary_json(summary) + "\n", encoding="utf-8")
-    spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
-    written[4].write_text(f"{purchase.summary()}\n\n{spend_text}\n", encoding="utf-8")
+    written[4].write_text(models_text, encoding="utf-8")
     return written

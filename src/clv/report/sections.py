@@ -32,7 +32,7 @@ from clv.paths import PROJECT_ROOT
 from clv.programmes.inputs import EventsInput
 from clv.report.config import RunConfig
 from clv.rfm import DAYS_PER_UNIT, WindowCounts, calibration_holdout
-from clv.tiers import Grading
+from clv.tiers import Grading, Scheme
 
 if TYPE_CHECKING:
     from clv.selection import ModelSelection
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SUFFICIENCY_MINIMUMS",
     "FitOutcome",
+    "RuleGrading",
     "SectionFailure",
     "Sufficiency",
     "attempt",
@@ -53,7 +54,9 @@ __all__ = [
     "playbook_table",
     "points_summary",
     "quality_table",
+    "rule_grading",
     "run_facts",
+    "score_customers",
     "scorecard_summary",
     "value_basis",
     "versions",
@@ -99,7 +102,7 @@ def run_facts(
         ("transactions after observation end (left out)", counts.after_observation_end),
         ("exact duplicate rows (kept or dropped by policy)", tx.quality.duplicate_rows),
         ("zero-amount rows", tx.quality.zero_amount_rows),
-        ("predicted value", value_basis(config)),
+        ("predicted value", value_basis(config, _overall_margin(tx, config))),
         ("currency", config.currency or "(not given)"),
     ]
     return _facts_frame(items)
@@ -137,11 +140,32 @@ def _facts_frame(items: list[tuple[str, Any]]) -> pl.DataFrame:
     )
 
 
-def value_basis(config: RunConfig) -> str:
-    """What the report's predicted value (CLV) measures, in words."""
+def _overall_margin(tx: TransactionLog, config: RunConfig) -> float | None:
+    """The log's revenue-weighted margin up to the observation end, when each
+    order carries one."""
+    if "margin" not in tx.data.columns:
+        return None
+    end = dt.date.fromisoformat(config.observation_end)
+    totals = _orders_until(tx, end).select(
+        pl.col("amount").sum(), (pl.col("amount") * pl.col("margin")).sum().alias("profit")
+    )
+    revenue = float(totals["amount"][0] or 0.0)
+    return float(totals["profit"][0]) / revenue if revenue else None
+
+
+def value_basis(config: RunConfig, overall_margin: float | None = None) -> str:
+    """What the report's predicted value (CLV) measures, in words
+    (``overall_margin``: the log's revenue-weighted margin, when each order
+    has its own)."""
     horizon = (
         f"over {config.horizon_days:g} days, discounted at {config.discount_rate_annual:.0%} a year"
     )
+    if config.margin_column:
+        overall = "n/a" if overall_margin is None else f"{overall_margin:.0%}"
+        return (
+            "expected gross profit at each customer's own margin (from the margin of each "
+            f"order; {overall} overall) {horizon}"
+        )
     if config.margin > 0:
         return f"expected gross profit at a {config.margin:.0%} margin {horizon}"
     return f"expected revenue (no margin given: not profit) {horizon}"
@@ -258,6 +282,12 @@ class FitOutcome:
     purchase_error: str | None
     spend_error: str | None
     selection: ModelSelection | None = None
+    gated: Sufficiency | None = None  # set when the data were too few to forecast from
+
+    @property
+    def predicted(self) -> bool:
+        """Whether the run made predictions (a purchase model was fitted)."""
+        return self.purchase is not None
 
 
 def calibration_split(tx: TransactionLog, config: RunConfig) -> pl.DataFrame | None:
@@ -276,15 +306,26 @@ def calibration_split(tx: TransactionLog, config: RunConfig) -> pl.DataFrame | N
 
 
 def fit_models(
-    summary: pl.DataFrame, model: str, calibration: pl.DataFrame | None = None
+    summary: pl.DataFrame,
+    model: str,
+    calibration: pl.DataFrame | None = None,
+    *,
+    sufficiency: Sufficiency | None = None,
 ) -> FitOutcome:
     """Fit the purchase model and the spend model; failures are recorded, not
     raised, so the report can still render and show them.
+
+    With ``sufficiency`` given and not met (:func:`data_sufficiency`), nothing
+    is fitted: the outcome carries the checks in ``gated`` and the report
+    grades by the rule ladder instead (:func:`rule_grading`). Pass None to
+    fit whatever the amount of data.
 
     ``model="auto"`` fits BG/NBD, MBG/NBD and Pareto/NBD and chooses by
     out-of-sample accuracy on ``calibration`` (a calibration / holdout split)
     when given, by BIC otherwise (:func:`clv.selection.select_purchase_model`);
     a named model is fitted with its fallbacks (penalizers, other models)."""
+    if sufficiency is not None and not sufficiency.sufficient:
+        return FitOutcome(None, None, (), None, None, gated=sufficiency)
     purchase, attempts, purchase_error, selection = None, [], None, None
     try:
         if model == "auto":
@@ -302,6 +343,35 @@ def fit_models(
     except ModelFitError as exc:
         spend_error = str(exc)
     return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error, selection)
+
+
+def score_customers(
+    summary: pl.DataFrame,
+    purchase: PurchaseModelResults,
+    spend: SpendModelResults | None,
+    tx: TransactionLog,
+    config: RunConfig,
+) -> pl.DataFrame:
+    """Score every customer (:func:`clv.score`) with the run's horizon,
+    discount rate and margin: one margin for all orders (``config.margin``),
+    or each customer's own from the log's margin column
+    (:func:`clv.margins.customer_margins` over the orders up to the
+    observation end), or none (the value is revenue)."""
+    from clv.margins import apply_margins, customer_margins
+    from clv.scoring import score
+
+    scores = score(
+        summary,
+        purchase,
+        spend,
+        horizon_days=config.horizon_days,
+        discount_rate_annual=config.discount_rate_annual,
+        margin=None if config.margin_column else config.margin_or_none,
+    )
+    if config.margin_column:
+        margins = customer_margins(tx, observation_end=config.observation_end)
+        scores = apply_margins(scores, margins)
+    return scores
 
 
 def _orders_until(tx: TransactionLog, end: dt.date) -> pl.DataFrame:
@@ -335,7 +405,7 @@ def ladder_comparison(
     rule = levels.select("customer_id", pl.col("level_id").alias("rule_grade"))
     order = [lv["id"] for lv in reversed(result.ladder.levels)]
     ranks = sorted(grading.customers["tier_rank"].unique().to_list())
-    mapping = {grade: ranks[min(i, len(ranks) - 1)] for i, grade in enumerate(order)}
+    mapping = _rank_of_levels(order, ranks)
     matrix, customers = agreement(rule, grading.customers, rule_order=order, mapping=mapping)
     names = {lv["id"]: lv["zh" if lang == "zh" else "en"] for lv in result.ladder.levels}
     matrix = matrix.with_columns(
@@ -344,6 +414,171 @@ def ladder_comparison(
     verdicts = dict(customers.group_by("verdict").agg(pl.len()).rows())
     name = result.ladder.name_zh if lang == "zh" else result.ladder.name_en
     return per_level, matrix, verdicts, name
+
+
+def _rank_of_levels(best_first: list[str], ranks: list[int]) -> dict[str, int]:
+    """Ladder levels (best first) matched to tier ranks, best first; levels
+    beyond the last tier share it."""
+    return {level: ranks[min(i, len(ranks) - 1)] for i, level in enumerate(best_first)}
+
+
+@dataclass(frozen=True)
+class RuleGrading:
+    """Customers graded by a rule-based membership ladder on their past
+    purchases: the report's grading when the data are too few for a forecast
+    (see :func:`fit_models` and :func:`rule_grading`).
+
+    ``levels`` lists the ladder's levels best first with their minimum (in
+    the ladder's ``basis``) and the scheme tier each is matched to (best level
+    to the top tier, and so on; levels beyond the last tier share it).
+    ``customers`` has one row per customer: ``customer_id``, ``tier``,
+    ``tier_rank``, ``tier_name``, ``rule_level``, ``rule_level_name``,
+    ``status`` (the ladder's), ``action`` (the tier's playbook) and the
+    customer's history (``frequency``, ``recency``, ``T``,
+    ``monetary_value``, ``revenue``).
+    """
+
+    scheme: Scheme
+    ladder_id: str
+    ladder_name: str
+    basis: str
+    levels: pl.DataFrame
+    customers: pl.DataFrame
+    lang: str = "en"
+    time_unit: str = "W"  # of recency and T
+
+    def tier_table(self) -> pl.DataFrame:
+        """Per ladder level (best first): its minimum, the matched tier,
+        customers, share of customers, past revenue and its share."""
+        c = self.customers
+        total_n = max(c.height, 1)
+        total_revenue = float(c["revenue"].sum()) if "revenue" in c.columns else 0.0
+        per = c.group_by("rule_level").agg(
+            pl.len().alias("customers"),
+            pl.col("revenue").sum().alias("revenue_total"),
+        )
+        return (
+            self.levels.join(per, on="rule_level", how="left", maintain_order="left")
+            .with_columns(pl.col("customers").fill_null(0), pl.col("revenue_total").fill_null(0.0))
+            .with_columns(
+                (pl.col("customers") / total_n).alias("share_customers"),
+                (pl.col("revenue_total") / total_revenue if total_revenue else pl.lit(None))
+                .cast(pl.Float64)
+                .alias("share_revenue"),
+            )
+            .select(
+                "rule_level_name",
+                # a spend ladder's minimum is money (its header carries the currency)
+                pl.col("minimum").alias("minimum_spend" if self.basis == "spend" else "minimum"),
+                "tier_name",
+                "customers",
+                "share_customers",
+                "revenue_total",
+                "share_revenue",
+            )
+        )
+
+    def status_counts(self) -> pl.DataFrame:
+        """Customers per ladder status."""
+        return self.customers.group_by("status").agg(pl.len().alias("customers")).sort("status")
+
+    def playbook_table(self) -> pl.DataFrame:
+        """Per tier: customers graded into it by the ladder and its playbook."""
+        counts = dict(self.customers.group_by("tier").agg(pl.len()).rows())
+        return pl.DataFrame(
+            [
+                {
+                    "tier": tier.name(self.lang),
+                    "customers": counts.get(tier.id, 0),
+                    "playbook": tier.playbook(self.lang),
+                }
+                for tier in self.scheme.tiers
+            ]
+        )
+
+    def graded_table(self, previous: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The graded customer table (the same identifying columns as
+        :func:`graded_table`, with the ladder level instead of scores)."""
+        table = self.customers.select(
+            "customer_id",
+            "tier",
+            "tier_rank",
+            "tier_name",
+            "rule_level",
+            "rule_level_name",
+            "status",
+            "action",
+            "frequency",
+            "recency",
+            "T",
+            "monetary_value",
+            "revenue",
+        )
+        return _with_previous(table, previous).sort("customer_id")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description for summary.json."""
+        return {
+            "ladder": self.ladder_id,
+            "ladder_name": self.ladder_name,
+            "basis": self.basis,
+            "levels": [
+                {k: v for k, v in row.items()} for row in self.tier_table().iter_rows(named=True)
+            ],
+        }
+
+
+def rule_grading(
+    tx: TransactionLog, summary: pl.DataFrame, config: RunConfig, lang: str = "en"
+) -> RuleGrading | None:
+    """Grade every customer of ``summary`` by the run's rule ladder
+    (``config.ladder``) on the orders up to the observation end; None when
+    the run has no ladder.
+
+    Each ladder level is matched to a tier of the run's scheme, best first,
+    so the graded table has the same tier columns as a CLV grading (and the
+    next period's movement can read it)."""
+    if not config.ladder:
+        return None
+    from clv.programmes import run_ladder
+    from clv.tiers import load_scheme
+
+    scheme = load_scheme(config.scheme)
+    end = dt.date.fromisoformat(config.observation_end)
+    result = run_ladder(config.ladder, orders=_orders_until(tx, end), end=end)
+    ladder = result.ladder
+    key = "zh" if lang == "zh" else "en"
+    best_first = [dict(level) for level in reversed(ladder.levels)]
+    rank_of = _rank_of_levels([lv["id"] for lv in best_first], [t.rank for t in scheme.tiers])
+    tiers = {t.rank: t for t in scheme.tiers}
+    levels = pl.DataFrame(
+        {
+            "rule_level": [lv["id"] for lv in best_first],
+            "rule_level_name": [lv[key] for lv in best_first],
+            "minimum": [float(lv["min"]) for lv in best_first],
+            "tier": [tiers[rank_of[lv["id"]]].id for lv in best_first],
+            "tier_rank": [rank_of[lv["id"]] for lv in best_first],
+            "tier_name": [tiers[rank_of[lv["id"]]].name(lang) for lv in best_first],
+            "action": [tiers[rank_of[lv["id"]]].playbook(lang) for lv in best_first],
+        },
+        schema_overrides={"tier_rank": pl.Int64},
+    )
+    as_of = result.as_of(end, lang=lang).select(
+        "customer_id", pl.col("level_id").alias("rule_level"), "status"
+    )
+    lowest = best_first[-1]["id"]
+    customers = (
+        summary.select("customer_id", "frequency", "recency", "T", "monetary_value", "revenue")
+        .join(as_of, on="customer_id", how="left")
+        .with_columns(
+            pl.col("rule_level").fill_null(lowest),
+            pl.col("status").fill_null("no_order_in_period"),
+        )
+        .join(levels.drop("minimum"), on="rule_level", how="left")
+    )
+    name = ladder.name_zh if lang == "zh" else ladder.name_en
+    unit = str(summary["time_unit"].cast(pl.String)[0]) if summary.height else config.time_unit
+    return RuleGrading(scheme, ladder.id, name, ladder.basis, levels, customers, lang, unit)
 
 
 def points_summary(
@@ -416,8 +651,11 @@ def quality_table(quality: DataQuality) -> pl.DataFrame:
     return pl.DataFrame({"item": [k for k, _ in items], "value": [str(v) for _, v in items]})
 
 
-def playbook_table(grading: Grading, lang: str = "en") -> pl.DataFrame:
-    """Per tier: customers, the tier's playbook and the action per risk band."""
+def playbook_table(grading: Grading | RuleGrading, lang: str = "en") -> pl.DataFrame:
+    """Per tier: customers, the tier's playbook and the action per risk band
+    (a grading by the rule ladder has no risk bands)."""
+    if isinstance(grading, RuleGrading):
+        return grading.playbook_table()
     grid = grading.grid()
     counts = dict(grading.customers.group_by("tier").agg(pl.len()).rows())
     rows = []
@@ -434,14 +672,21 @@ def playbook_table(grading: Grading, lang: str = "en") -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def graded_table(grading: Grading, previous: pl.DataFrame | None = None) -> pl.DataFrame:
+def graded_table(
+    grading: Grading | RuleGrading, previous: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The graded customer table of a period: id, tier, risk band, status,
-    action, previous tier and scores, one row per customer."""
+    action, previous tier and scores, one row per customer (for a grading by
+    the rule ladder: the ladder level instead of risk band and scores)."""
+    if isinstance(grading, RuleGrading):
+        return grading.graded_table(previous)
     c = grading.customers
     score_columns = [
         col
         for col in (
             "clv",
+            "clv_revenue",
+            "margin",
             "p_alive",
             "churn_probability",
             "p_active",
@@ -466,22 +711,26 @@ def graded_table(grading: Grading, previous: pl.DataFrame | None = None) -> pl.D
         "action",
         *score_columns,
     )
-    if previous is not None:
-        table = table.join(
-            previous.select(
-                "customer_id",
-                pl.col("tier").alias("previous_tier"),
-                pl.col("tier_rank").cast(pl.Int64).alias("previous_tier_rank"),
-            ),
-            on="customer_id",
-            how="left",
-        )
-    else:
-        table = table.with_columns(
+    return _with_previous(table, previous).sort("customer_id")
+
+
+def _with_previous(table: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """``table`` with each customer's tier of the previous period (null for
+    new customers, or for all when there is no previous period)."""
+    if previous is None:
+        return table.with_columns(
             pl.lit(None, dtype=pl.String).alias("previous_tier"),
             pl.lit(None, dtype=pl.Int64).alias("previous_tier_rank"),
         )
-    return table.sort("customer_id")
+    return table.join(
+        previous.select(
+            "customer_id",
+            pl.col("tier").alias("previous_tier"),
+            pl.col("tier_rank").cast(pl.Int64).alias("previous_tier_rank"),
+        ),
+        on="customer_id",
+        how="left",
+    )
 
 
 def headline(
