@@ -763,6 +763,44 @@ def _quantity_stage(
     )
 
 
+def _margin_stage(
+    frame: pl.DataFrame, name: str, decimal: str, thousands: str | None
+) -> tuple[pl.DataFrame, _Stage]:
+    """Gross margins per order as shares of its amount: numbers up to 1
+    (``0.3``; ``30%`` is read as 0.3). A negative margin is an order sold at
+    a loss and is kept."""
+    frame = frame.with_columns(pl.col("margin").cast(pl.String).str.strip_chars().alias("_m_raw"))
+    percent = pl.col("_m_raw").str.ends_with("%")
+    number = _number(pl.col("_m_raw").str.strip_suffix("%").str.strip_chars(), decimal, thousands)
+    value = pl.when(percent).then(number / 100).otherwise(number)
+    return frame, _Stage(
+        columns=[value.alias("margin")],
+        checks=[
+            _Check(
+                pl.col("_m_raw").is_null(),
+                name,
+                "with no margin",
+                "fill them in, or load without margin= (and give one margin for all orders)",
+            ),
+            _Check(
+                pl.col("_m_raw").is_not_null() & (value.is_null() | ~value.is_finite()),
+                name,
+                "with margins that are not numbers",
+                "write margins as shares of the amount (0.3) or percentages (30%)",
+                show="_m_raw",
+            ),
+            _Check(
+                value.is_finite() & (value > 1),
+                name,
+                "with margins above 1 (more profit than revenue)",
+                "write margins as shares of the amount: 0.3 or 30% for thirty percent, not 30",
+                show="_m_raw",
+            ),
+        ],
+        counts={"_loss_orders": (value < 0).sum()},
+    )
+
+
 def _run_stages(
     frame: pl.DataFrame, stages: list[_Stage], is_csv: bool
 ) -> tuple[pl.DataFrame, dict[str, object], list[str]]:
@@ -858,6 +896,7 @@ def load_transactions(
     date: str = "date",
     amount: str = "amount",
     quantity: str | None = None,
+    margin: str | None = None,
     date_format: str | None = None,
     as_of: str | dt.date | None = None,
     min_date: str | dt.date = "1900-01-01",
@@ -883,6 +922,13 @@ def load_transactions(
     quantity
         Name of an optional column with the number of items. When None, a
         column called ``quantity`` is used if the input has one.
+    margin
+        Name of an optional column with each order's gross margin as a share
+        of its amount (``0.3``, or ``30%``; negative for an order sold at a
+        loss; at most 1). Given, the log carries a ``margin`` column and
+        :func:`clv.customer_margins` turns predicted revenue into predicted
+        gross profit per customer. Orders at a loss are counted in
+        :class:`DataQuality` notes.
     date_format
         ``strftime`` format of the dates, e.g. ``"%d/%m/%Y"``. When None, a
         short list of unambiguous formats (ISO 8601, ``YYYYMMDD``,
@@ -958,7 +1004,7 @@ def load_transactions(
     min_date_ = _as_date(min_date, "min_date")
     notes: list[str] = []
     raw, label, is_csv = _read(source, separator, encoding, notes=notes)
-    wanted = _mapped_columns(raw, label, customer_id, date, amount, quantity)
+    wanted = _mapped_columns(raw, label, customer_id, date, amount, quantity, margin)
     frame, n_blank = _rows_of(raw, wanted, is_csv, label)
 
     frame, ids = _id_stage(frame, customer_id)
@@ -968,6 +1014,9 @@ def load_transactions(
     if "quantity" in wanted:
         frame, quantities = _quantity_stage(frame, wanted["quantity"], decimal, thousands)
         stages.append(quantities)
+    if "margin" in wanted:
+        frame, margins = _margin_stage(frame, wanted["margin"], decimal, thousands)
+        stages.append(margins)
     frame, counts, problems = _run_stages(frame, stages, is_csv)
     if problems:
         raise TransactionDataError(problems, label)
@@ -986,6 +1035,9 @@ def load_transactions(
     duplicate_rows, n_near = _duplicates(frame, keep_cols)
     n_dup = len(duplicate_rows)
     n_zero = int(counts.pop("_zero_amounts"))  # type: ignore[call-overload]
+    n_loss = int(counts.pop("_loss_orders", 0))  # type: ignore[call-overload]
+    if n_loss:
+        notes.append(f"kept {_rows(n_loss)} with a negative margin (orders sold at a loss)")
     n_dup_dropped = 0
     if n_dup and duplicates != "keep":
         if duplicates == "error":
@@ -1111,6 +1163,7 @@ def _mapped_columns(
     date: str,
     amount: str,
     quantity: str | None,
+    margin: str | None = None,
 ) -> dict[str, str]:
     """{role: column in the input}, or an error naming what is missing."""
     repeated = sorted({c.split("_duplicated_")[0] for c in raw.columns if "_duplicated_" in c})
@@ -1128,6 +1181,8 @@ def _mapped_columns(
     wanted = {"customer_id": customer_id, "date": date, "amount": amount}
     if quantity is not None:
         wanted["quantity"] = quantity
+    if margin is not None:
+        wanted["margin"] = margin
     missing = [(role, col) for role, col in wanted.items() if col not in raw.columns]
     if missing:
         problems = []
