@@ -555,18 +555,16 @@ def _tiny_log(tmp_path: Path) -> Path:
     return log
 
 
-def test_a_tiny_log_is_graded_by_the_rule_ladder_not_predicted(tmp_path):
+def _tiny_run(tmp_path: Path, **changes) -> tuple[Path, Path]:
+    """The tiny log's report for June 2025: (log, report folder)."""
     log = _tiny_log(tmp_path)
-    folder = run_period(
-        _config(
-            data_path=str(log),
-            period="tiny",
-            observation_end="2025-06-29",
-            calibration_end="2025-03-31",
-            n_bootstrap=20,
-        ),
-        reports_dir=tmp_path / "reports",
-    )
+    values = {"period": "tiny", "observation_end": "2025-06-29", "n_bootstrap": 20}
+    config = _config(data_path=str(log), **{**values, **changes})
+    return log, run_period(config, reports_dir=tmp_path / "reports")
+
+
+def test_a_tiny_log_is_graded_by_the_rule_ladder_not_predicted(tmp_path):
+    log, folder = _tiny_run(tmp_path, calibration_end="2025-03-31")
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Too little data for reliable predictions" in page
     assert "customers: 120 (at least 500 needed)" in page
@@ -589,19 +587,7 @@ def test_a_tiny_log_is_graded_by_the_rule_ladder_not_predicted(tmp_path):
 
 
 def test_the_gate_can_be_turned_off(tmp_path):
-    log = _tiny_log(tmp_path)
-    folder = run_period(
-        _config(
-            data_path=str(log),
-            period="tiny",
-            observation_end="2025-06-29",
-            calibration_end="",
-            n_bootstrap=20,
-            ladder="",
-            sufficiency_gate=False,
-        ),
-        reports_dir=tmp_path / "reports",
-    )
+    _, folder = _tiny_run(tmp_path, calibration_end="", ladder="", sufficiency_gate=False)
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Too little data for reliable predictions" in page
     assert "should not guide budgets" in page
