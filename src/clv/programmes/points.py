@@ -3,11 +3,21 @@
 Rules are data (``src/clv/schemes/points_pollen.toml``, or a user's TOML):
 points per currency unit spent with a rounding rule per order, fixed points
 per event type, events allowed once per customer, the exchange rate of
-redemptions and the expiry delay. :func:`build_ledger` turns orders, events
-and redemptions into a ledger in which every point is explained: each
-earning, redemption and expiry is a dated entry, redemptions and expiries
-take the oldest points first (first in, first out), and invalid inputs are
-kept in ``rejected`` with their reason instead of being dropped.
+redemptions (``points_per_currency_off``: 100 points = 1 yuan) and the
+validity of points. :func:`build_ledger` turns orders, events and
+redemptions into a ledger in which every point is explained: each earning,
+redemption and expiry is a dated entry, redemptions and expiries take the
+oldest points first (first in, first out), and invalid inputs are kept in
+``rejected`` with their reason instead of being dropped.
+
+Validity is counted in calendar years (``expiry_years``: "有效期为1年", from
+the day the points were earned): points earned on 15 January 2024 are valid
+up to and including 14 January 2025 and expire on 15 January 2025, the
+anniversary. The anniversary of 29 February in a year without one is 1 March
+(``leap_day = "mar_1"``) or 28 February (``leap_day = "feb_28"``). With
+``valid_on_anniversary = true`` the points are still valid on the
+anniversary itself and expire the day after. ``expiry_days`` counts days
+instead; without either the points never expire.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from clv.tiers import (
     SchemeError,
     _choice,
     _describe,
+    _flag,
     _number,
     _suggest,
     _table,
@@ -34,9 +45,10 @@ from clv.tiers import (
     _whole,
 )
 
-__all__ = ["PointsLedger", "PointsRules", "build_ledger", "load_points_rules"]
+__all__ = ["PointsLedger", "PointsRules", "anniversary", "build_ledger", "load_points_rules"]
 
 _ROUNDING = {"floor": math.floor, "round": lambda v: math.floor(v + 0.5), "ceil": math.ceil}
+_LEAP_DAY = ("mar_1", "feb_28")
 _KEYS = {
     "id",
     "name_zh",
@@ -45,14 +57,45 @@ _KEYS = {
     "rounding",
     "points_per_currency_off",
     "expiry_days",
+    "expiry_years",
+    "leap_day",
+    "valid_on_anniversary",
+    "not_first_review_counts_as",
     "events",
     "once_per_customer",
 }
 
 
+def anniversary(day: dt.date, years: int, leap_day: str = "mar_1") -> dt.date:
+    """``day`` moved ``years`` calendar years on; 29 February goes to 1 March
+    (``leap_day="mar_1"``) or 28 February (``"feb_28"``) in a year without it.
+
+    Examples
+    --------
+    >>> anniversary(dt.date(2024, 1, 15), 1)
+    datetime.date(2025, 1, 15)
+    >>> anniversary(dt.date(2024, 2, 29), 1), anniversary(dt.date(2024, 2, 29), 1, "feb_28")
+    (datetime.date(2025, 3, 1), datetime.date(2025, 2, 28))
+    >>> anniversary(dt.date(2024, 2, 29), 4)
+    datetime.date(2028, 2, 29)
+    """
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        if leap_day == "feb_28":
+            return dt.date(day.year + years, 2, 28)
+        return dt.date(day.year + years, 3, 1)
+
+
 @dataclass(frozen=True)
 class PointsRules:
-    """Validated rules of a points programme."""
+    """Validated rules of a points programme.
+
+    ``expiry_years`` (calendar years) or ``expiry_days`` (days), at most one
+    of them non-zero; both 0: points never expire.
+    ``not_first_review_counts_as``: the event type a ``first_review`` counts
+    as when the product already had its first review (``""``: rejected).
+    """
 
     id: str
     name_zh: str
@@ -63,10 +106,29 @@ class PointsRules:
     expiry_days: int
     events: dict[str, int]
     once_per_customer: frozenset[str]
+    expiry_years: int = 0
+    leap_day: str = "mar_1"
+    valid_on_anniversary: bool = False
+    not_first_review_counts_as: str = ""
 
     def order_points(self, amount: float) -> int:
         """Points for one order of ``amount`` (currency units)."""
         return int(_ROUNDING[self.rounding](amount * self.points_per_currency_unit + 1e-9))
+
+    def to_currency(self, points: float) -> float:
+        """The currency value (yuan) of ``points``: 100 points = 1 yuan with
+        ``points_per_currency_off = 100``."""
+        return points / self.points_per_currency_off
+
+    def expires_on(self, earned: dt.date) -> dt.date | None:
+        """The first day on which points earned on ``earned`` are no longer
+        valid (None: they never expire)."""
+        if self.expiry_years:
+            end = anniversary(earned, self.expiry_years, self.leap_day)
+            return end + dt.timedelta(days=1) if self.valid_on_anniversary else end
+        if self.expiry_days:
+            return earned + dt.timedelta(days=self.expiry_days)
+        return None
 
 
 def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
@@ -75,10 +137,11 @@ def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
     Raises
     ------
     SchemeError
-        Listing every mistake of the file with its key path (``expiry_days``,
+        Listing every mistake of the file with its key path (``expiry_years``,
         ``events.review``, ``once_per_customer.events[0]``): unknown keys, wrong
         types (booleans are not numbers), ``nan`` or ``inf``, negative rates,
-        fractional points or days.
+        fractional points, days or years, both ``expiry_years`` and
+        ``expiry_days``, an unknown ``not_first_review_counts_as``.
     """
     raw, source = read_rules(rules, "points rules")
     problems: list[str] = []
@@ -90,8 +153,38 @@ def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
     rounding = _choice(raw, "rounding", "", _ROUNDING, problems, default="floor")
     off = _whole(raw, "points_per_currency_off", "", problems, low=0, low_open=True)
     expiry = _whole(
-        raw, "expiry_days", "", problems, low=0, low_open=True, noun="a whole number of days"
+        raw,
+        "expiry_days",
+        "",
+        problems,
+        default=0,
+        low=0,
+        low_open=True,
+        noun="a whole number of days",
     )
+    years = _whole(
+        raw,
+        "expiry_years",
+        "",
+        problems,
+        default=0,
+        low=0,
+        low_open=True,
+        noun="a whole number of calendar years",
+    )
+    if "expiry_days" in raw and "expiry_years" in raw:
+        problems.append(
+            "expiry_years and expiry_days are both given; keep one (calendar years or days)"
+        )
+    leap_day = _choice(raw, "leap_day", "", _LEAP_DAY, problems, default="mar_1")
+    on_anniversary = _flag(raw, "valid_on_anniversary", "", problems, default=False)
+    counts_as = raw.get("not_first_review_counts_as", "")
+    if not isinstance(counts_as, str):
+        problems.append(
+            'not_first_review_counts_as must be an event type in quotes (or "" to reject), '
+            f"got {_describe(counts_as)}"
+        )
+        counts_as = ""
     events: dict[str, int] = {}
     table = _table(raw, "events", "", problems)
     for name in table or {}:
@@ -117,6 +210,11 @@ def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
                 )
             else:
                 once.append(event)
+    if counts_as and counts_as not in events:
+        problems.append(
+            f"not_first_review_counts_as {counts_as!r} is not an event type "
+            f"{sorted(events)}{_suggest(counts_as, events)}"
+        )
     unknown = [e for e in once if e not in events]
     if unknown:
         hints = "".join(_suggest(e, events) for e in unknown)
@@ -132,9 +230,13 @@ def load_points_rules(rules: str | Path = "points_pollen") -> PointsRules:
         points_per_currency_unit=rate,
         rounding=rounding,
         points_per_currency_off=off,
-        expiry_days=expiry,
+        expiry_days=max(expiry, 0),
         events=events,
         once_per_customer=frozenset(once),
+        expiry_years=max(years, 0),
+        leap_day=leap_day,
+        valid_on_anniversary=on_anniversary,
+        not_first_review_counts_as=counts_as,
     )
 
 
@@ -144,7 +246,9 @@ class PointsLedger:
 
     ``entries``: ``customer_id``, ``date``, ``kind`` (``earn``, ``redeem``,
     ``expire``), ``source`` (``order``, an event type, ``redemption`` or
-    ``expiry``), ``points`` (signed) and ``balance`` after the entry.
+    ``expiry``), ``points`` (signed), ``balance`` after the entry and
+    ``note`` (why an entry differs from its input, e.g. a ``first_review``
+    counted as a ``review``; null otherwise).
     ``rejected``: the inputs that were not applied, with ``reason``.
     """
 
@@ -154,12 +258,15 @@ class PointsLedger:
     as_of: dt.date
 
     def balances(self, as_of: dt.date | str | None = None) -> pl.DataFrame:
-        """Per customer: earned, redeemed, expired and balance as of a date (up
-        to the ledger's own ``as_of``)."""
+        """Per customer: earned, redeemed, expired and balance (points) as of a
+        date (up to the ledger's own ``as_of``), and ``redeemed_yuan`` and
+        ``balance_yuan``, their currency value at ``points_per_currency_off``
+        points per yuan."""
         day = _date(as_of) if as_of is not None else self.as_of
         if day > self.as_of:
             raise ValueError(f"the ledger runs to {self.as_of}; build it with as_of={day}")
         kept = self.entries.filter(pl.col("date") <= day)
+        per_yuan = self.rules.points_per_currency_off
         return (
             kept.group_by("customer_id")
             .agg(
@@ -168,8 +275,54 @@ class PointsLedger:
                 (-pl.col("points").filter(pl.col("kind") == "expire").sum()).alias("expired"),
                 pl.col("points").sum().alias("balance"),
             )
+            .with_columns(
+                (pl.col("redeemed") / per_yuan).alias("redeemed_yuan"),
+                (pl.col("balance") / per_yuan).alias("balance_yuan"),
+            )
             .sort("customer_id")
         )
+
+    def lots(self, as_of: dt.date | str | None = None) -> pl.DataFrame:
+        """The points held on a date, by the day they were earned and the day
+        they expire: ``customer_id``, ``earned``, ``expires`` (null: never),
+        ``points``. Redemptions and expiries take the oldest lots first, so
+        the lots of a customer sum to their balance."""
+        day = _date(as_of) if as_of is not None else self.as_of
+        if day > self.as_of:
+            raise ValueError(f"the ledger runs to {self.as_of}; build it with as_of={day}")
+        rows: list[tuple] = []
+        kept = self.entries.filter(pl.col("date") <= day).select(
+            "customer_id", "date", "kind", "points"
+        )
+        lots: deque[list] = deque()
+        customer = None
+
+        def close() -> None:
+            rows.extend((customer, e, self.rules.expires_on(e), p) for e, p in lots if p)
+
+        # entries are grouped by customer, in order: one pass
+        for who, when, kind, points in kept.iter_rows():
+            if who != customer:
+                close()
+                customer, lots = who, deque()
+            if kind == "earn":
+                lots.append([when, points])
+                continue
+            left = -points
+            while left:
+                take = min(left, lots[0][1])
+                lots[0][1] -= take
+                left -= take
+                if lots[0][1] == 0:
+                    lots.popleft()
+        close()
+        schema = {
+            "customer_id": pl.String,
+            "earned": pl.Date,
+            "expires": pl.Date,
+            "points": pl.Int64,
+        }
+        return pl.DataFrame(rows, schema=schema, orient="row").sort("customer_id", "earned")
 
     def history(self, customer_id: str) -> pl.DataFrame:
         """A customer's entries in order: the explanation of every point."""
@@ -179,14 +332,16 @@ class PointsLedger:
 class _Account:
     """One customer's points while the ledger is built: lots oldest first."""
 
-    def __init__(self, customer: str, expiry: dt.timedelta, entries: list[dict]) -> None:
+    def __init__(self, customer: str, rules: PointsRules, entries: list[dict]) -> None:
         self.customer = customer
-        self.expiry = expiry
+        self.rules = rules
         self.entries = entries
-        self.lots: deque[list] = deque()  # [earned date, points left]
+        self.lots: deque[list] = deque()  # [expiry date or None, points left]
         self.balance = 0
 
-    def _enter(self, day: dt.date, kind: str, source: str, points: int) -> None:
+    def _enter(
+        self, day: dt.date, kind: str, source: str, points: int, note: str | None = None
+    ) -> None:
         self.balance += points
         self.entries.append(
             {
@@ -196,20 +351,22 @@ class _Account:
                 "source": source,
                 "points": points,
                 "balance": self.balance,
+                "note": note,
             }
         )
 
     def expire_until(self, day: dt.date) -> None:
-        """Expire every lot whose expiry date is on or before ``day``."""
-        while self.lots and self.lots[0][0] + self.expiry <= day:
-            earned, left = self.lots.popleft()
+        """Expire every lot whose expiry date is on or before ``day``. Expiry
+        dates rise with earning dates, so the oldest lot expires first."""
+        while self.lots and self.lots[0][0] is not None and self.lots[0][0] <= day:
+            expires, left = self.lots.popleft()
             if left:
-                self._enter(earned + self.expiry, "expire", "expiry", -left)
+                self._enter(expires, "expire", "expiry", -left)
 
-    def earn(self, day: dt.date, source: str, points: int) -> None:
+    def earn(self, day: dt.date, source: str, points: int, note: str | None = None) -> None:
         if points:
-            self.lots.append([day, points])
-            self._enter(day, "earn", source, points)
+            self.lots.append([self.rules.expires_on(day), points])
+            self._enter(day, "earn", source, points, note)
 
     def redeem(self, day: dt.date, points: int) -> None:
         """Take ``points`` (at most the balance) from the oldest lots first."""
@@ -294,17 +451,24 @@ def build_ledger(
         key=lambda i: (i[1], str(i[0])),
     )
     taken: set = set()
+    fallback = rules.not_first_review_counts_as
     for item in first_reviews:
         if item[6] in taken:
             items.remove(item)
-            rejected.append(
-                {
-                    "customer_id": item[0],
-                    "date": item[1],
-                    "input": "earn first_review",
-                    "reason": f"product {item[6]} already had its first review",
-                }
-            )
+            if fallback:
+                note = f"first_review of product {item[6]} was not the first: counted as {fallback}"
+                items.append(
+                    (item[0], item[1], 1, "earn", fallback, rules.events[fallback], ("note", note))
+                )
+            else:
+                rejected.append(
+                    {
+                        "customer_id": item[0],
+                        "date": item[1],
+                        "input": "earn first_review",
+                        "reason": f"product {item[6]} already had its first review",
+                    }
+                )
         taken.add(item[6])
     items.sort(key=lambda i: (str(i[0]), i[1], i[2]))
 
@@ -313,9 +477,9 @@ def build_ledger(
     position = 0
     while position < len(items):
         customer = items[position][0]
-        account = _Account(customer, dt.timedelta(days=rules.expiry_days), entries)
+        account = _Account(customer, rules, entries)
         while position < len(items) and items[position][0] == customer:
-            _, day, _, kind, source, points, _product = items[position]
+            _, day, _, kind, source, points, extra = items[position]
             position += 1
             if day > end:
                 continue
@@ -344,7 +508,7 @@ def build_ledger(
             elif kind == "earn":
                 if source in rules.once_per_customer:
                     seen_once.add((customer, source))
-                account.earn(day, source, points)
+                account.earn(day, source, points, extra[1] if isinstance(extra, tuple) else None)
             else:
                 account.redeem(day, points)
         account.expire_until(end)
@@ -356,6 +520,7 @@ def build_ledger(
         "source": pl.String,
         "points": pl.Int64,
         "balance": pl.Int64,
+        "note": pl.String,
     }
     rejected_schema = {
         "customer_id": pl.String,
