@@ -4,18 +4,19 @@ A scorecard (``src/clv/schemes/b2b_parts_supplier.toml``, or a user's TOML)
 lists criteria, each reading one field of an accounts table (one row per
 account and year):
 
-- ``numeric`` criteria grade a number by lower bounds, best grade first
-  (``strict``: the value must lie above the bound, as in "A: sales above 10M
-  yuan"); an optional ``require`` table asks for a second field to reach a
-  minimum for the better grades (a profit grade also needs a share of
-  profitable products);
+- ``numeric`` criteria grade a number by lower bounds, best grade first: a
+  value reaches a bound when it is at or above it, or strictly above it where
+  ``strict`` says so (``strict`` is one flag for every bound or one flag per
+  bound: "A: margin above 15 %" is strict, "C: 5 %-10 %" is not); an optional
+  ``require`` table asks for a second field to reach a minimum for the better
+  grades (a profit grade also needs a share of profitable products);
 - ``class`` criteria map a recorded class to its grade.
 
-The overall grade combines the criteria by a rule: ``weighted`` (points A=5
-to E=1, weighted mean, rounded to the nearest grade, halves to the worse),
-``worst_of``, or ``at_least`` (grade X needs at least ``k`` criteria at X or
-better). Each grade carries its plan (visits per year, delivery target,
-actions).
+The overall grade combines the criteria by a rule: ``lead`` (the grade of the
+criterion named by ``lead``), ``weighted`` (points A=5 to E=1, weighted mean,
+rounded to the nearest grade, halves to the worse), ``worst_of``, or
+``at_least`` (grade X needs at least ``k`` criteria at X or better). Each
+grade carries its plan (visits per year, delivery target, actions).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from clv.programmes._rules import read_rules
 from clv.tiers import (
     SchemeError,
     _choice,
-    _flag,
+    _describe,
     _number,
     _numbers,
     _suggest,
@@ -47,7 +48,7 @@ from clv.tiers import (
 __all__ = ["GRADES", "Scorecard", "ScorecardError", "grade_accounts", "load_scorecard"]
 
 GRADES = ("A", "B", "C", "D", "E")
-_RULES = ("weighted", "worst_of", "at_least")
+_RULES = ("lead", "weighted", "worst_of", "at_least")
 
 
 class ScorecardError(ValueError):
@@ -70,7 +71,7 @@ class Criterion:
     weight: float
     kind: str  # numeric | class
     bounds: tuple[float, ...] = ()
-    strict: bool = False
+    strict: tuple[bool, ...] = (False, False, False, False)
     classes: dict[str, str] = field(default_factory=dict)
     require_field: str | None = None
     require: dict[str, float] = field(default_factory=dict)
@@ -87,6 +88,7 @@ class Scorecard:
     k: int
     criteria: tuple[Criterion, ...]
     plans: dict[str, dict[str, Any]]
+    lead: str = ""
 
 
 _TOP_KEYS = {"id", "name_zh", "name_en", "combine", "criteria", "plans"}
@@ -114,7 +116,8 @@ def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
         Listing every mistake of the file with its key path
         (``criteria[0].bounds[2]``, ``plans.C.delivery_target``): unknown keys,
         wrong types (booleans are not numbers), ``nan`` or ``inf``, weights
-        <= 0, bounds that do not fall, grades other than A-E, repeated ids.
+        <= 0, bounds that do not fall, grades other than A-E, repeated ids, a
+        ``lead`` that names no criterion.
     """
     raw, source = read_rules(scorecard, "scorecard")
     problems: list[str] = []
@@ -123,9 +126,10 @@ def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
     name_zh = _text(raw, "name_zh", "", problems, default="")
     name_en = _text(raw, "name_en", "", problems, default="")
     combine = _table(raw, "combine", "", problems) or {}
-    _unknown(combine, {"rule", "k"}, "combine", problems)
+    _unknown(combine, {"rule", "k", "lead"}, "combine", problems)
     rule = _choice(combine, "rule", "combine", _RULES, problems, default="weighted")
     k = _whole(combine, "k", "combine", problems, default=1, low=1)
+    lead = _text(combine, "lead", "combine", problems, default="")
     criteria = []
     entries = _tables(
         raw, "criteria", "", problems, need="the scorecard needs at least one [[criteria]]"
@@ -135,7 +139,7 @@ def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
         kind = _choice(c, "kind", where, ("numeric", "class"), problems)
         texts = {key: _text(c, key, where, problems) for key in ("id", "field", "zh", "en")}
         weight = _number(c, "weight", where, problems, default=1.0, low=0, low_open=True)
-        strict = _flag(c, "strict", where, problems, default=False)
+        strict = _strictness(c, where, problems)
         if not kind:
             continue
         bounds: tuple[float, ...] = ()
@@ -196,6 +200,12 @@ def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
     repeated = sorted({i for i in ids if isinstance(i, str) and ids.count(i) > 1})
     if repeated:
         problems.append(f"criteria ids repeat: {repeated}; give each criterion its own id")
+    known = [c.id for c in criteria]
+    if rule == "lead" and lead not in known:
+        problems.append(
+            f"combine.lead {lead!r} is not a criterion id {known}{_suggest(lead, known)}; "
+            "rule 'lead' grades each account by the criterion it names"
+        )
     if entries and k > len(entries):
         problems.append(
             f"combine.k = {k} is more than the {len(entries)} criteria; give k <= {len(entries)}"
@@ -231,12 +241,31 @@ def load_scorecard(scorecard: str | Path = "b2b_parts_supplier") -> Scorecard:
         k=k,
         criteria=tuple(criteria),
         plans=plans,
+        lead=lead,
     )
+
+
+def _strictness(c: dict, where: str, problems: list[str]) -> tuple[bool, ...]:
+    """``strict``: one flag for the 4 bounds, or an array of 4 flags."""
+    value = c.get("strict", False)
+    if isinstance(value, bool):
+        return (value,) * (len(GRADES) - 1)
+    if (
+        isinstance(value, list)
+        and len(value) == len(GRADES) - 1
+        and all(isinstance(v, bool) for v in value)
+    ):
+        return tuple(value)
+    problems.append(
+        f"{where}.strict must be true or false, or an array of 4 of them (one per bound, "
+        f"grade A to D), got {_describe(value)}"
+    )
+    return (False,) * (len(GRADES) - 1)
 
 
 def _numeric_grade(criterion: Criterion, value: float, required: float | None) -> int:
     for index, bound in enumerate(criterion.bounds):
-        above = value > bound if criterion.strict else value >= bound
+        above = value > bound if criterion.strict[index] else value >= bound
         grade = GRADES[index]
         if above and (required is None or required >= criterion.require.get(grade, -math.inf)):
             return index
@@ -296,7 +325,10 @@ def grade_accounts(
     if problems:
         raise ScorecardError(problems)
     matrix = np.array([grades[c.id] for c in scorecard.criteria]).T  # accounts x criteria
-    if scorecard.rule == "worst_of":
+    if scorecard.rule == "lead":
+        lead = [c.id for c in scorecard.criteria].index(scorecard.lead)
+        overall = matrix[:, lead]
+    elif scorecard.rule == "worst_of":
         overall = matrix.max(axis=1)
     elif scorecard.rule == "at_least":
         overall = np.array(
