@@ -190,8 +190,17 @@ def test_every_file_is_written(saved):
         "graded_customers.xlsx",
         "summary.json",
         "models.txt",
+        "purchase_model.json",
+        "spend_model.json",
     ]
     assert all(p.is_file() and p.parent == folder for p in written)
+    # the fitted models reload, fingerprinted with the data's checksum
+    reloaded = clv.load_model(folder / "purchase_model.json", expected_fingerprint="0" * 64)
+    in_summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert reloaded.model == in_summary["purchase_model"]["model"] == "bgnbd"
+    assert reloaded.params == pytest.approx(in_summary["purchase_model"]["params"], rel=1e-12)
+    with pytest.raises(clv.ModelFileError):
+        clv.load_model(folder / "spend_model.json", expected_fingerprint="1" * 64)
 
 
 def test_csv_has_a_bom_and_reads_back_in_chinese(saved):

@@ -51,6 +51,8 @@ FILES = [
     "graded_customers.xlsx",
     "summary.json",
     "models.txt",
+    "purchase_model.json",
+    "spend_model.json",
 ]
 
 
@@ -140,7 +142,7 @@ def test_html_has_every_section_and_no_code(published):
     assert len(code_cells) == sum(c.cell_type == "code" for c in notebook.cells)
     assert all("jp-mod-noInput" in c for c in code_cells)
     assert "hl-ipython3" not in page  # no highlighted source anywhere
-    assert page.count("<img") == 4  # the four figure panels before migration, embedded
+    assert page.count("<img") == 5  # the figure panels before migration and the fit check
 
 
 def test_same_inputs_give_the_same_graded_table(published, tmp_path):

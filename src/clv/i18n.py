@@ -494,6 +494,11 @@ TITLES = Labels(
 ALT_TEXTS = Labels(
     "alt texts",
     {
+        "fit_check": (
+            "Bar chart: customers by number of repeat purchases in the data, beside the "
+            "numbers each purchase model expects.",
+            "柱状图：按重复购买次数分组的实际客户数，以及各购买模型的预期客户数。",
+        ),
         "matrices": (
             "Two heatmaps over repeat purchases and recency: the chance each customer is still "
             "active, and the purchases expected over the horizon.",

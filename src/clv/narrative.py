@@ -935,3 +935,30 @@ def ladder(verdicts: dict[str, int], ladder_name: str, lang: str = "en") -> str:
         f"**{ladder_name}与证据对比：** 规则将 {over:,} 位客户定在高于其预测价值的等级（高定），"
         f"{under:,} 位低于（低定）；{same:,} 位一致。等级自上而下对应，表中为各格的预测价值。",
     )
+
+
+def fit_check(check, lang: str = "en") -> str:
+    """The chi-square fit check of the purchase models
+    (:class:`clv.models.predictions.RepeatPurchaseHistogram`) in words: for
+    each model, whether its expected histogram departs from the data at the
+    5 % level."""
+    parts_en, parts_zh = [], []
+    for row in check.fit.iter_rows(named=True):
+        label = PURCHASE_MODELS.get(row["model"], row["model"])
+        fits = row["p_value"] >= 0.05
+        parts_en.append(
+            f"{label}: chi-square {row['chi_square']:.1f} on {row['df']} degrees of freedom, "
+            f"p = {row['p_value']:.2g} ({'no clear departure' if fits else 'departs'})"
+        )
+        parts_zh.append(
+            f"{label}：卡方 {row['chi_square']:.1f}，自由度 {row['df']}，p = {row['p_value']:.2g}"
+            f"（{'无明显偏离' if fits else '有偏离'}）"
+        )
+    return _pick(
+        lang,
+        "**Fit check:** customers by number of repeat purchases against what each model "
+        "expects (Fader, Hardie and Lee 2005); a p-value below 0.05 says the model's histogram "
+        "departs from the data. " + "; ".join(parts_en) + ".",
+        "**拟合检验：** 按重复购买次数分组的客户数与各模型的预期对比；"
+        "p 值低于 0.05 表示模型的分布与数据有偏离。" + "；".join(parts_zh) + "。",
+    )

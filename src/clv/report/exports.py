@@ -428,7 +428,9 @@ def save_outputs(
     ``graded_customers.parquet`` (full precision, values as computed),
     ``graded_customers.csv`` (UTF-8 with BOM) and ``graded_customers.xlsx``
     (rounded, formulas neutralised, a ``columns`` sheet describing each
-    column), ``summary.json`` (strict JSON) and ``models.txt``.
+    column), ``summary.json`` (strict JSON), ``models.txt`` and the fitted
+    models as JSON (``purchase_model.json``, ``spend_model.json``; reload them
+    with :func:`clv.load_model`).
 
     ``failures`` lists the optional sections that could not be computed
     (``failed_sections`` in ``summary.json``, each with its reason and tries).
@@ -512,7 +514,7 @@ def save_outputs(
         "graded_by": "clv",
     }
     spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
-    return _write_outputs(
+    written = _write_outputs(
         folder,
         graded,
         summary,
@@ -521,6 +523,24 @@ def save_outputs(
         horizon_days,
         facts,
     )
+    return written + _save_models(folder, purchase, spend, facts)
+
+
+def _save_models(
+    folder: Path,
+    purchase: PurchaseModelResults,
+    spend: SpendModelResults | None,
+    facts: pl.DataFrame,
+) -> list[Path]:
+    """The fitted models as JSON (:func:`clv.save_model`), fingerprinted with
+    the data file's SHA-256, so a later run can reload or compare them."""
+    from clv.models.persist import save_model
+
+    fingerprint = dict(facts.rows()).get("data sha256")
+    written = [save_model(purchase, folder / "purchase_model.json", fingerprint)]
+    if spend is not None:
+        written.append(save_model(spend, folder / "spend_model.json", fingerprint))
+    return written
 
 
 def _rule_summary(

@@ -35,6 +35,7 @@ from clv.rfm import DAYS_PER_UNIT, WindowCounts, calibration_holdout
 from clv.tiers import Grading, Scheme
 
 if TYPE_CHECKING:
+    from clv.models.predictions import RepeatPurchaseHistogram
     from clv.selection import ModelSelection
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "attempt",
     "calibration_split",
     "data_sufficiency",
+    "fit_check",
     "fit_models",
     "graded_table",
     "headline",
@@ -343,6 +345,27 @@ def fit_models(
     except ModelFitError as exc:
         spend_error = str(exc)
     return FitOutcome(purchase, spend, tuple(attempts), purchase_error, spend_error, selection)
+
+
+def fit_check(
+    fits: FitOutcome, summary: pl.DataFrame, max_count: int = 7
+) -> RepeatPurchaseHistogram | None:
+    """The standard fit check of the purchase models: actual against expected
+    customers by number of repeat purchases, with a chi-square test per model
+    (every fitted candidate when the model was chosen by evidence, the chosen
+    one first); None when no purchase model was fitted. Customers first seen
+    on the last day (age 0) have had no time to buy again and are left out."""
+    from clv.models.predictions import repeat_purchase_histogram
+
+    if fits.purchase is None:
+        return None
+    models = [fits.purchase]
+    if fits.selection is not None:
+        models += [m for code, m in fits.selection.fits.items() if code != fits.purchase.model]
+    aged = summary.filter(pl.col("T") > 0)
+    if aged.height == 0:
+        return None
+    return repeat_purchase_histogram(models, aged, max_count=max_count)
 
 
 def score_customers(
