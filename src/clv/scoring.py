@@ -3,8 +3,11 @@ activity, CLV.
 
 Horizon and discount rate are given in explicit units (days, and a rate per
 year), whatever the summary's time unit; the conversion happens here, once.
-Predictions are computed on the distinct summary rows and joined back, so the
-cost grows with the number of distinct histories, not of customers.
+Predictions are computed on the distinct histories (frequency, recency, T)
+and gathered back to the customers, and the conditional expectations at every
+discounting step, the costly part, on the distinct (frequency, T) pairs only
+(see ``_purchase_columns``): the cost grows with the number of distinct
+histories, not of customers.
 
 CLV is the discounted expected spend over the horizon::
 
@@ -111,6 +114,8 @@ def score(
         bands), ``expected_order_value`` (currency per order) and ``clv`` (discounted,
         currency), one row per customer, in the summary's order.
     """
+    if type(summary).__module__.startswith("pyspark."):  # a Spark summary: clv.spark.score
+        return __import__("clv.spark", fromlist=["score"]).score(**locals())
     if not horizon_days > 0:
         raise ValueError(f"horizon_days={horizon_days}; give a positive number of days")
     if not discount_rate_annual > -1:
@@ -143,42 +148,36 @@ def score(
     )
 
     key = [names["frequency"], names["recency"], names["T"]]
-    # a fixed order keeps the floating-point results identical from run to run
-    triples = summary.select(key).unique(maintain_order=True)
-    x, t_x, T = (triples[c].to_numpy().astype(float) for c in key)
-    cumulative = np.column_stack(
-        [
-            purchase_model.expected_purchases(k * step_days / unit_days, x, t_x, T)
-            for k in range(1, n_steps + 1)
-        ]
+    histories = summary.select(pl.col(c).cast(pl.Float64) for c in key)
+    history_of_row, first_row = _distinct(histories)
+    x, t_x, T = (histories[c].to_numpy()[first_row] for c in key)
+    purchases = _purchase_columns(
+        purchase_model,
+        x,
+        t_x,
+        T,
+        [k * step_days / unit_days for k in range(1, n_steps + 1)],
+        discount,
+        activity_horizon_days / unit_days,
     )
-    increments = np.diff(cumulative, axis=1, prepend=0.0)
-    purchase_part = triples.with_columns(
-        pl.Series("expected_purchases", cumulative[:, -1]),
-        pl.Series("_discounted_purchases", (increments * discount).sum(axis=1)),
-        pl.Series("p_alive", purchase_model.p_alive(x, t_x, T)),
-        pl.Series(
-            "p_no_purchase",
-            purchase_model.prob_no_purchase(activity_horizon_days / unit_days, x, t_x, T),
-        ),
+    scored = summary.with_columns(
+        pl.Series(name, values[history_of_row]) for name, values in purchases.items()
     )
-    scored = summary.join(purchase_part, on=key, how="left", maintain_order="left")
 
     mv = names["monetary_value"]
     revenue = "revenue" if "revenue" in summary.columns else "revenue_cal"
     if spend_model is not None:
         if mv not in summary.columns:
             raise ValueError("the summary has no monetary_value column for the spend model")
-        pairs = summary.select(names["frequency"], mv).unique(maintain_order=True)
-        pairs = pairs.with_columns(
+        # cheap elementwise arithmetic: computed per row, no distinct pairs needed
+        scored = scored.with_columns(
             pl.Series(
                 "expected_order_value",
                 spend_model.expected_order_value(
-                    pairs[names["frequency"]].to_numpy(), pairs[mv].to_numpy()
+                    summary[names["frequency"]].to_numpy(), summary[mv].to_numpy()
                 ),
             )
         )
-        scored = scored.join(pairs, on=[names["frequency"], mv], how="left", maintain_order="left")
     elif revenue in summary.columns:
         # no spend model: each customer's own mean spend per purchase period
         scored = scored.with_columns(
@@ -206,3 +205,107 @@ def score(
         "expected_order_value",
         *value,
     )
+
+
+def _purchase_columns(
+    model: PurchaseModelResults,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    step_ends: list[float],
+    discount: np.ndarray,
+    activity_horizon: float,
+) -> dict[str, np.ndarray]:
+    """The purchase-model columns of distinct histories ``(x, t_x, T)``.
+
+    The costly part of a conditional expectation (a hypergeometric term per
+    history under BG/NBD and MBG/NBD) does not depend on the recency. Under
+    all three models the recency enters only through P(alive): given that the
+    customer is alive at ``T``, the purchase rate is Gamma(r + x, alpha + T)
+    and the dropout process depends on ``x`` (BG/NBD, MBG/NBD) or ``T``
+    (Pareto/NBD), never on ``t_x``. So::
+
+        E[X(t) | x, t_x, T] = P(alive | x, t_x, T) * E[X(t) | alive, x, T]
+                            = E[X(t) | x, T, T] * P(alive | x, t_x, T) / P(alive | x, T, T)
+
+    and the expectations at every discounting step are computed once per
+    distinct (frequency, T) pair (``t_x = T``), then scaled by each
+    history's ratio of P(alive): the same values to a few units in the last
+    place. Histories whose P(alive) is too small for the ratio to keep its
+    precision are computed directly.
+
+    Steps are in the model's time unit; ``discount`` holds each step's
+    discount factor. Returns ``expected_purchases`` (over the last step),
+    ``_discounted_purchases``, ``p_alive`` and ``p_no_purchase`` (over
+    ``activity_horizon``), one value per history.
+    """
+    pair_of_history, first_history = _distinct(pl.DataFrame({"x": x, "T": T}))
+    x_pair, T_pair = x[first_history], T[first_history]
+
+    def cumulative(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [model.expected_purchases(t, frequency, recency, age) for t in step_ends]
+        ).reshape(frequency.size, len(step_ends))
+
+    def discounted(expected: np.ndarray) -> np.ndarray:
+        return (np.diff(expected, axis=1, prepend=0.0) * discount).sum(axis=1)
+
+    expected_pair = cumulative(x_pair, T_pair, T_pair)
+    alive = model.p_alive(x, t_x, T)
+    alive_if_just_bought = model.p_alive(x_pair, T_pair, T_pair)[pair_of_history]
+    # below this the ratio of two P(alive) loses digits (subnormal numbers)
+    direct = (alive < 1e-290) | (alive_if_just_bought < 1e-290)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(direct, 0.0, alive / alive_if_just_bought)
+    expected_purchases = expected_pair[pair_of_history, -1] * ratio
+    discounted_purchases = discounted(expected_pair)[pair_of_history] * ratio
+    if np.any(direct):
+        exact = cumulative(x[direct], t_x[direct], T[direct])
+        expected_purchases[direct] = exact[:, -1]
+        discounted_purchases[direct] = discounted(exact)
+    return {
+        "expected_purchases": expected_purchases,
+        "_discounted_purchases": discounted_purchases,
+        "p_alive": alive,
+        "p_no_purchase": model.prob_no_purchase(activity_horizon, x, t_x, T),
+    }
+
+
+def _distinct(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise the rows of ``frame``: the code of each row among the distinct
+    rows, and the index of one row per code (so ``frame[first][codes]`` is
+    ``frame``).
+
+    Rows are grouped by a 64-bit hash of the whole row and one sort of the
+    hashes, which is several times faster than a unique-and-join over the
+    columns; every row is then checked against its group's representative, and
+    should two different rows ever share a hash, the grouping falls back to an
+    exact sort of the rows' bytes.
+    """
+    n = frame.height
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    hashes = _row_hashes(frame)
+    order = hashes.arg_sort().to_numpy()
+    ordered = hashes.to_numpy()[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    codes = np.empty(n, dtype=np.int64)
+    codes[order] = np.cumsum(starts) - 1
+    first = order[starts]
+    columns = [frame[c].to_numpy() for c in frame.columns]
+    if all(np.array_equal(v[first][codes], v, equal_nan=True) for v in columns):
+        return codes, first
+    rows = np.ascontiguousarray(np.column_stack(columns).astype(np.float64))
+    _, first, codes = np.unique(
+        rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
+        return_index=True,
+        return_inverse=True,
+    )
+    return codes.ravel().astype(np.int64), first
+
+
+def _row_hashes(frame: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row (a seam for testing the collision fallback)."""
+    return frame.select(pl.struct(frame.columns).hash(seed=0)).to_series()
