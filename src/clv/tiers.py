@@ -33,7 +33,9 @@ import difflib
 import itertools
 import math
 import tomllib
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -1191,37 +1193,41 @@ def grade(
     band_uppers = np.array([b.upper for b in scheme.bands])
     risk = scores[scheme.risk_score].cast(pl.Float64).to_numpy()
     band_index = np.minimum(np.searchsorted(band_uppers, risk, side="left"), len(band_uppers) - 1)
-    band_ids = np.array([b.id for b in scheme.bands])[band_index]
 
     unit = "W"
     if "time_unit" in scores.columns:
         unit = scores["time_unit"].cast(pl.String)[0]
     age_days = scores["T"].to_numpy() * DAYS_PER_UNIT[unit]
-    status = np.where(
+    # per-customer labels gathered from short lists by index: no Python loop and
+    # no numpy text arrays over the customers
+    status_index = np.where(
         age_days < scheme.provisional_days,
-        "provisional",
+        0,
         np.where(
             band_index == len(band_uppers) - 1,
-            "lost",
-            np.where(scores["frequency"].to_numpy() == 0, "one_time", "graded"),
+            1,
+            np.where(scores["frequency"].to_numpy() == 0, 2, 3),
         ),
     )
-    tier_ids = np.array([t.id for t in scheme.tiers])[ranks - 1]
-    tier_names = np.array([t.name(lang) for t in scheme.tiers])[ranks - 1]
-    action_lookup = {
-        (t.id, b.id): scheme.action(t.id, b.id, lang) for t in scheme.tiers for b in scheme.bands
-    }
-    actions = [action_lookup[(t, b)] for t, b in zip(tier_ids, band_ids, strict=True)]
+    tier_index = ranks - 1
+    n_bands = len(scheme.bands)
+
+    def gather(labels: list[str], index: np.ndarray) -> pl.Series:
+        return pl.Series(labels, dtype=pl.String).gather(index)
+
     keep = [c for c in scores.columns if c != "customer_id"]
     customers = pl.DataFrame(
         {
             "customer_id": scores["customer_id"],
-            "tier": tier_ids,
+            "tier": gather([t.id for t in scheme.tiers], tier_index),
             "tier_rank": ranks,
-            "tier_name": tier_names,
-            "risk_band": band_ids,
-            "status": status,
-            "action": actions,
+            "tier_name": gather([t.name(lang) for t in scheme.tiers], tier_index),
+            "risk_band": gather([b.id for b in scheme.bands], band_index),
+            "status": gather(["provisional", "lost", "one_time", "graded"], status_index),
+            "action": gather(
+                [scheme.action(t.id, b.id, lang) for t in scheme.tiers for b in scheme.bands],
+                tier_index * n_bands + band_index,
+            ),
         }
     ).hstack(scores.select(keep))
 
@@ -1439,23 +1445,94 @@ def _resample_cuts(
     cuts = np.cumsum(settings["shares"])[:-1] - 1e-12
     if tie_rule:
         block_first, block_stop = _block_edges(desc)
-    for b in range(draws.shape[0]):
-        copies = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
-        mass = desc * copies if method == "value_share" else copies
-        cumulative = np.cumsum(mass) / mass.sum()
-        index = np.minimum(np.searchsorted(cumulative, cuts, side="left"), n - 1)
+    # the same draws as rng.integers(0, n, size=n), which for n <= 2**32 takes
+    # 32-bit draws whatever the output type, in half the memory traffic
+    small = n <= np.iinfo(np.int32).max
+    # running sums go only as far as the last cut needs: about half the
+    # customers for value shares, which the top customers reach first; a
+    # resample's cuts fall close to the full sample's
+    base = desc if method == "value_share" else np.ones(n)
+    guess = int(_first_reaching(np.cumsum(base), base.sum(), cuts).max()) + n // 50
+
+    def cut(b: int, drawn: np.ndarray) -> None:
+        copies = np.bincount(drawn.astype(np.intp, copy=False), minlength=n)
+        if method == "value_share":
+            mass = desc * copies
+            total = mass.sum()
+        else:  # counts: the running sums are exact in integers, the total is n
+            mass = copies
+            total = float(n)
+        running = _running_sum(mass, cuts[-1] * total * (1 + 1e-9), guess)
+        index = np.minimum(_first_reaching(running, total, cuts), n - 1)
         draws[b] = desc[index]
         if not tie_rule:
             positions[b] = _count_at_least(ascending, draws[b])
-            continue
+            return
         top, stop = block_first[index], block_stop[index]
-        before = np.where(top > 0, cumulative[np.maximum(top - 1, 0)], 0.0)
-        after = cumulative[stop - 1]
-        counted = np.cumsum(copies)
-        present = counted[stop - 1] - np.where(top > 0, counted[np.maximum(top - 1, 0)], 0.0)
+        if stop.max() > running.size:
+            running = _running_sum(mass, -np.inf, int(stop.max()))
+        before = np.array([running[q - 1] / total if q > 0 else 0.0 for q in top])
+        after = running[stop - 1] / total
+        present = np.array([copies[q:r].sum() for q, r in zip(top, stop, strict=True)])
         down = (present >= 2) & (cuts - before < after - cuts)
         positions[b] = np.where(down, top, stop)
+
+    # Resamples are drawn here, one after another (the stream of a plain loop),
+    # and counted and cut in two worker threads meanwhile: numpy releases the
+    # interpreter lock in the array work, and each resample's cuts depend on
+    # its own draw alone, so the results are those of the plain loop.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque = deque()
+        for b in range(draws.shape[0]):
+            drawn = rng.integers(0, n, size=n, dtype=np.int32 if small else np.int64)
+            pending.append(pool.submit(cut, b, drawn))
+            if len(pending) > 2:
+                pending.popleft().result()
+        for job in pending:
+            job.result()
     return positions
+
+
+def _running_sum(mass: np.ndarray, reach: float, guess: int) -> np.ndarray:
+    """The first values of ``np.cumsum(mass)``, bit for bit, up to the first one
+    above ``reach`` (all of them if none is), computed in pieces starting with
+    ``guess`` values.
+
+    A piece continues the sequence exactly: its first element becomes the last
+    running sum plus that element, the same addition ``cumsum`` makes.
+    """
+    n = mass.size
+    end = min(n, max(guess, 1) + 1024)
+    running = np.cumsum(mass[:end])
+    while end < n and not running[-1] > reach:
+        step = min(n, end + max(end // 4, 1 << 16))
+        piece = mass[end:step].copy()
+        piece[0] = running[-1] + piece[0]
+        running = np.concatenate([running, np.cumsum(piece)])
+        end = step
+    return running
+
+
+def _first_reaching(running: np.ndarray, total: float, cuts: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(running / total, cuts, side="left")`` without dividing
+    the whole array: the first position where the cumulative share reaches
+    each cut, bit for bit the same (``running`` is non-decreasing).
+
+    Positions far below a cut (``running < cut * total * (1 - 1e-9)``) are
+    below it after rounding too, and those far above are above it, so only the
+    few positions between the two bounds are divided and searched.
+    """
+    if not (np.isfinite(total) and total > 0):
+        return np.searchsorted(running / total, cuts, side="left")
+    low = np.searchsorted(running, cuts * total * (1 - 1e-9), side="left")
+    high = np.searchsorted(running, cuts * total * (1 + 1e-9), side="right")
+    return np.array(
+        [
+            lo + np.searchsorted(running[lo:hi] / total, cut, side="left")
+            for lo, hi, cut in zip(low, high, cuts, strict=True)
+        ],
+        dtype=np.int64,
+    )
 
 
 def _changed_counts(order: np.ndarray, base: np.ndarray, positions: np.ndarray) -> np.ndarray:
