@@ -18,6 +18,7 @@ from clv.backtest import (
     ranking_metrics,
     rfm_score,
 )
+from clv.models import fit_purchase_model_with_fallback
 
 
 @pytest.fixture(scope="module")
@@ -315,3 +316,37 @@ def test_narrative_lists_every_metric_with_its_verdict(result, lang):
     assert ("percentage points" if lang == "en" else "个百分点") in items[0]
     table = narrative.backtest_statistics(result, lang)
     assert table.count("\n| ") == 13  # header and 12 comparisons
+
+
+# --------------------------------------------------------------------------- reuse
+
+
+def test_a_given_calibration_fit_is_used_and_gives_the_same_result(cdnow_sample, result):
+    """With the calibration split and its purchase fit passed in, the back-test
+    fits nothing again and reaches the same result as fitting them itself."""
+    window = {"calibration_end": "1997-09-30", "observation_end": "1998-06-30"}
+    split = clv.calibration_holdout(cdnow_sample, **window, freq="D", time_unit="W")
+    fitted, _ = fit_purchase_model_with_fallback(split, model="bgnbd")
+    reused = clv.backtest(cdnow_sample, **window, calibration=split, purchase_model=fitted)
+    assert reused.purchase_model is fitted  # used as given, not fitted again
+    assert reused.purchase_model.params == result.purchase_model.params
+    assert reused.customers.equals(result.customers)
+    assert reused.rankings.equals(result.rankings)
+    assert reused.comparisons.equals(result.comparisons)
+
+
+def test_a_calibration_or_fit_of_other_data_is_refused(cdnow_sample):
+    window = {"calibration_end": "1997-09-30", "observation_end": "1998-06-30"}
+    split = clv.calibration_holdout(cdnow_sample, **window, freq="D", time_unit="W")
+    other = clv.calibration_holdout(
+        cdnow_sample, calibration_end="1997-06-30", observation_end="1998-06-30", time_unit="W"
+    )
+    with pytest.raises(ValueError, match="holdout lasts"):
+        clv.backtest(cdnow_sample, **window, calibration=other)
+    with pytest.raises(ValueError, match="time unit"):
+        clv.backtest(cdnow_sample, **window, calibration=split, time_unit="D")
+    with pytest.raises(ValueError, match="lacks"):
+        clv.backtest(cdnow_sample, **window, calibration=split.drop("revenue_holdout"))
+    fitted_elsewhere, _ = fit_purchase_model_with_fallback(other.head(500), model="bgnbd")
+    with pytest.raises(ValueError, match="fitted on 500 customers"):
+        clv.backtest(cdnow_sample, **window, calibration=split, purchase_model=fitted_elsewhere)
