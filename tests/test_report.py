@@ -482,6 +482,7 @@ def test_programme_sections_render_on_the_synthetic_data(tmp_path):
             observation_end="2025-06-29",
             calibration_end="",
             points_events="data/programmes/member_events.csv",
+            points_redemptions="data/programmes/member_redemptions.csv",
             accounts_path="data/programmes/b2b_accounts.csv",
             currency="CNY",
             margin=0.3,
@@ -489,6 +490,11 @@ def test_programme_sections_render_on_the_synthetic_data(tmp_path):
         reports_dir=tmp_path,
     )
     page = (folder / "report.html").read_text(encoding="utf-8")
+    # the points liability: held now, redeemed and expired over the horizon, in yuan
+    assert "Points owed:" in page and "to expire unredeemed (breakage)" in page
+    assert "points held, in yuan (100 points = 1 yuan)" in page
+    # the documents' value x loyalty grid
+    assert "Value and loyalty:" in page and "high value" in page and "loyal" in page
     # value as profit, in money
     assert "expected gross profit at a 30% margin" in page
     assert "mean predicted value (CNY)" in page and "threshold (CNY)" in page

@@ -155,6 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     sides.add_argument("--points-events", default="", help="points events CSV for the ledger")
     for keyword, option in _EVENTS_OPTION_OF.items():
         sides.add_argument(option, dest=f"events_{keyword}", metavar="TEXT", help=f"[{keyword}]")
+    sides.add_argument(
+        "--points-redemptions",
+        default="",
+        help="points redemptions CSV (customer_id, date, points; read with the events' options)",
+    )
     sides.add_argument("--accounts", default="", help="B2B accounts CSV for the scorecard")
     for keyword, option in _ACCOUNTS_OPTION_OF.items():
         sides.add_argument(option, dest=f"accounts_{keyword}", metavar="TEXT", help=f"[{keyword}]")
@@ -265,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             ladder=args.ladder,
             points_events=source.points_events.path if source.points_events else "",
+            points_redemptions=args.points_redemptions,
             accounts_path=source.accounts.path if source.accounts else "",
             loader_options=source.options,
             events_options=source.points_events.options if source.points_events else {},
@@ -289,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if config.points_events:
             config.read_events()
+        config.read_redemptions()
         if config.accounts_path:
             config.read_accounts()
         _stage(

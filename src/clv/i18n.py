@@ -130,6 +130,13 @@ HEADERS = Labels(
         "chosen": ("chosen", "选用"),
         "level_name": ("ladder level", "会员等级"),
         "rule_level_name": ("ladder level", "会员等级"),
+        "points_outcome": ("points", "积分去向"),
+        "points": ("points", "积分"),
+        "yuan": ("yuan", "元"),
+        "value_class": ("value", "价值"),
+        "loyal": ("loyal", "忠诚"),
+        "general": ("general", "一般"),
+        "lost": ("lost", "流失"),
         "minimum": ("qualifying minimum", "达标门槛"),
         "minimum_spend": ("minimum past spend", "最低历史消费"),
         "revenue_total": ("past revenue", "历史收入"),
@@ -176,10 +183,19 @@ VALUES = Labels(
         "clv": ("predicted value", "预测价值"),
         "past_spend": ("past spend", "历史消费"),
         "rfm": ("RFM score", "RFM 评分"),
+        "held": ("held now", "现有积分"),
+        "redeemed": ("to be redeemed", "预计兑换"),
+        "expired": ("to expire unredeemed (breakage)", "预计过期未兑换"),
+        "remaining": ("still held at the horizon", "期末仍持有"),
+        "high": ("high value", "高价值"),
+        "medium": ("medium value", "中价值"),
+        "low": ("low value", "低价值"),
     },
 )
 # the columns whose cells hold such codes
-CODE_COLUMNS = frozenset({"status", "verdict", "movement", "ranking", "baseline"})
+CODE_COLUMNS = frozenset(
+    {"status", "verdict", "movement", "ranking", "baseline", "points_outcome", "value_class"}
+)
 
 # Names of the rankings of a back-test and of the baselines they are held against
 RANKINGS = Labels(
@@ -188,6 +204,13 @@ RANKINGS = Labels(
         "clv": ("predicted value", "预测价值"),
         "past_spend": ("past spend", "历史消费"),
         "rfm": ("RFM score", "RFM 评分"),
+        "held": ("held now", "现有积分"),
+        "redeemed": ("to be redeemed", "预计兑换"),
+        "expired": ("to expire unredeemed (breakage)", "预计过期未兑换"),
+        "remaining": ("still held at the horizon", "期末仍持有"),
+        "high": ("high value", "高价值"),
+        "medium": ("medium value", "中价值"),
+        "low": ("low value", "低价值"),
     },
 )
 BASELINES = Labels(
@@ -256,6 +279,10 @@ ITEMS = Labels(
         "points redeemed": ("points redeemed", "兑换积分"),
         "points expired": ("points expired", "过期积分"),
         "points held": ("points held", "持有积分"),
+        "points held, in yuan": (
+            "points held, in yuan (100 points = 1 yuan)",
+            "持有积分折合（元，100 积分 = 1 元）",
+        ),
     },
 )
 # "version polars", "parameter lang": a prefix and a name
@@ -282,6 +309,7 @@ PARAMETERS = Labels(
         "seed": ("random seed", "随机种子"),
         "ladder": ("membership ladder", "会员等级体系"),
         "points_events": ("points events", "积分事件"),
+        "points_redemptions": ("points redemptions", "积分兑换"),
         "accounts_path": ("B2B accounts", "B2B 客户数据"),
         "loader_options": ("reading options", "读取选项"),
         "events_options": ("reading options of the events", "积分事件读取选项"),

@@ -962,3 +962,38 @@ def fit_check(check, lang: str = "en") -> str:
         "**拟合检验：** 按重复购买次数分组的客户数与各模型的预期对比；"
         "p 值低于 0.05 表示模型的分布与数据有偏离。" + "；".join(parts_zh) + "。",
     )
+
+
+def loyalty(lang: str = "en") -> str:
+    """What the value x loyalty grid shows, and that its cut-offs are examples."""
+    return _pick(
+        lang,
+        "**Value and loyalty:** the grid of the source documents crosses past spend (high, "
+        "medium, low value) with loyalty (loyal, general, lost: how often, how regularly and "
+        "how recently customers buy, and whether they refer others). The documents give no "
+        "cut-offs; the ones used here are examples.",
+        "**价值与忠诚度：** 按原始文件的做法，将历史消费（高、中、低价值）与忠诚度"
+        "（忠诚、一般、流失：购买的频率、规律性与近期性，以及是否推荐他人）交叉。"
+        "文件未给出划分标准，此处所用的标准仅为示例。",
+    )
+
+
+def liability(table, horizon_days: float, lang: str = "en") -> str:
+    """The points liability forecast in one sentence: of the points held now,
+    how many are expected to be redeemed and to expire within the horizon."""
+    rows = {r["points_outcome"]: r for r in table.iter_rows(named=True)}
+    held, redeemed, expired = (rows[k] for k in ("held", "redeemed", "expired"))
+    days = f"{horizon_days:g}"
+    return _pick(
+        lang,
+        f"**Points owed:** members hold {held['points']:,.0f} points, worth "
+        f"{held['yuan']:,.2f} yuan. Over the next {days} days, from each member's predicted "
+        f"purchases and the programme's observed redemption rate, about "
+        f"{redeemed['points']:,.0f} points ({redeemed['yuan']:,.2f} yuan) are expected to be "
+        f"redeemed and {expired['points']:,.0f} to expire unredeemed (breakage); the "
+        "intervals below give the range.",
+        f"**积分负债：** 会员持有 {held['points']:,.0f} 积分，折合 {held['yuan']:,.2f} 元。"
+        f"根据每位会员的预测购买和本计划实际的兑换率，未来 {days} 天内预计约 "
+        f"{redeemed['points']:,.0f} 积分（{redeemed['yuan']:,.2f} 元）被兑换，"
+        f"{expired['points']:,.0f} 积分过期未兑换；下表给出区间。",
+    )

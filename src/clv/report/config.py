@@ -32,7 +32,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "model": ("auto", "bgnbd", "pareto_nbd", "mbgnbd"),
     "lang": ("en", "zh"),
 }
-_PATHS = ("data_path", "previous_graded", "points_events", "accounts_path")
+_PATHS = ("data_path", "previous_graded", "points_events", "points_redemptions", "accounts_path")
 # the longest gap between the last transaction and the observation end that
 # still grades the customers rather than an empty stretch of time
 MAX_GAP_DAYS = 366
@@ -62,6 +62,7 @@ class RunConfig:
     seed: int = 0  # bootstrap seed
     ladder: str = "ladder_five_card"  # rule-based ladder set against the tiers
     points_events: str = ""  # points events CSV; empty for none
+    points_redemptions: str = ""  # points redemptions CSV (read as the events); empty for none
     accounts_path: str = ""  # B2B accounts CSV; empty for none
     loader_options: dict[str, str] = field(default_factory=dict)  # load_transactions keywords
     events_options: dict[str, str] = field(default_factory=dict)  # read_events keywords
@@ -101,6 +102,11 @@ class RunConfig:
                 kind = "a whole number" if integral else "a number"
                 raise ValueError(f"{name}={value!r}; give {kind} from {low:,} to {high:,}")
         check_options(self.loader_options, LOADER_OPTIONS, "loader_options")
+        if self.points_redemptions and not self.points_events:
+            raise ValueError(
+                "points redemptions are given without points events; the ledger needs the "
+                "events file too (--points-events)"
+            )
         if self.margin > 0 and self.loader_options.get("margin"):
             raise ValueError(
                 f"margin={self.margin!r} and a margin column "
@@ -160,6 +166,13 @@ class RunConfig:
         return asdict(self)
 
     @property
+    def backtest_resamples(self) -> int:
+        """Paired bootstrap resamples of the back-test's ranking comparisons:
+        ``n_bootstrap``, but at least 100 (the comparisons always carry
+        intervals, even when the thresholds are not resampled)."""
+        return max(int(self.n_bootstrap), 100)
+
+    @property
     def margin_column(self) -> str | None:
         """The log's column of margins per order, when one is given."""
         return self.loader_options.get("margin") or None
@@ -186,6 +199,15 @@ class RunConfig:
         from clv.programmes import read_events
 
         return read_events(self.points_events, **self.events_options)
+
+    def read_redemptions(self):
+        """Read the points redemptions file (with the events' reading options),
+        or None when none was given."""
+        from clv.programmes import read_redemptions
+
+        if not self.points_redemptions:
+            return None
+        return read_redemptions(self.points_redemptions, **self.events_options)
 
     def read_accounts(self):
         """Read the B2B accounts file with its reading options."""
@@ -217,6 +239,7 @@ class RunConfig:
             "data_path": "transaction log (--data)",
             "previous_graded": "previous graded table (--previous)",
             "points_events": "points events (--points-events)",
+            "points_redemptions": "points redemptions (--points-redemptions)",
             "accounts_path": "B2B accounts (--accounts)",
         }
         for name, label in labels.items():

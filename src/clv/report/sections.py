@@ -52,6 +52,7 @@ __all__ = [
     "graded_table",
     "headline",
     "ladder_comparison",
+    "loyalty_table",
     "method_facts",
     "playbook_table",
     "points_summary",
@@ -119,7 +120,15 @@ def method_facts(config: RunConfig) -> pl.DataFrame:
         )
         for name, value in config.parameters().items()
     }
-    paths = ("data_path", "previous_graded", "points_events", "accounts_path", "scheme", "ladder")
+    paths = (
+        "data_path",
+        "previous_graded",
+        "points_events",
+        "points_redemptions",
+        "accounts_path",
+        "scheme",
+        "ladder",
+    )
     for name in paths:
         if parameters.get(name) and Path(parameters[name]).is_absolute():
             parameters[name] = _display_path(Path(parameters[name]))
@@ -290,6 +299,14 @@ class FitOutcome:
     def predicted(self) -> bool:
         """Whether the run made predictions (a purchase model was fitted)."""
         return self.purchase is not None
+
+    @property
+    def calibration_fit(self) -> PurchaseModelResults | None:
+        """The chosen model's fit on the back-test's calibration window, when
+        the choice made one (the back-test then reuses it)."""
+        if self.selection is None or self.purchase is None:
+            return None
+        return self.selection.calibration_fits.get(self.purchase.model)
 
 
 def calibration_split(tx: TransactionLog, config: RunConfig) -> pl.DataFrame | None:
@@ -604,22 +621,59 @@ def rule_grading(
     return RuleGrading(scheme, ladder.id, name, ladder.basis, levels, customers, lang, unit)
 
 
+def loyalty_table(
+    tx: TransactionLog,
+    observation_end: str,
+    events: EventsInput | None = None,
+    lang: str = "en",
+) -> pl.DataFrame:
+    """The value x loyalty grid of the documents (:func:`clv.programmes.loyalty_grid`)
+    on the orders up to ``observation_end``: customers per value class (rows,
+    high first) and loyalty class (loyal, general, lost); referrals come from
+    the points events when given."""
+    from clv.programmes import loyalty_grid
+
+    end = dt.date.fromisoformat(observation_end)
+    orders = _orders_until(tx, end).select("customer_id", "date", "amount")
+    grid = loyalty_grid(orders, end, events=events.data if events is not None else None, lang=lang)
+    return grid.counts.rename({"value": "value_class"})
+
+
 def points_summary(
     tx: TransactionLog,
     events: EventsInput,
     observation_end: str,
     rules: str = "points_pollen",
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Build the points ledger of the orders and the events (as read by
-    :func:`clv.programmes.read_events`) up to ``observation_end``: totals
-    (earned, redeemed, expired, balance, members) and the rejected inputs
-    counted by reason, those rejected on reading (blank ids, no date) included."""
-    from clv.programmes import build_ledger
+    *,
+    redemptions: EventsInput | None = None,
+    scores: pl.DataFrame | None = None,
+    horizon_days: float = 365.0,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Build the points ledger of the orders, the events and the redemptions
+    (as read by :func:`clv.programmes.read_events` / ``read_redemptions``) up
+    to ``observation_end``.
+
+    Returns the totals (members, points earned, redeemed, expired, held, and
+    the balance's value in yuan), the rejected inputs counted by reason
+    (those rejected on reading included) and, given the CLV ``scores``
+    (``customer_id``, ``p_alive``, ``expected_purchases`` over
+    ``horizon_days``), the points liability forecast
+    (:func:`clv.programmes.forecast_liability`: held, redeemed, expired and
+    remaining over the horizon, in points and yuan, with an interval); None
+    without scores or without points held."""
+    from clv.programmes import build_ledger, forecast_liability
 
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end)
-    ledger = build_ledger(orders, rules, events=events.data, as_of=end)
+    ledger = build_ledger(
+        orders,
+        rules,
+        events=events.data,
+        redemptions=redemptions.data if redemptions is not None else None,
+        as_of=end,
+    )
     balances = ledger.balances()
+    held = int(balances["balance"].sum())
     totals = pl.DataFrame(
         {
             "item": [
@@ -628,18 +682,25 @@ def points_summary(
                 "points redeemed",
                 "points expired",
                 "points held",
+                "points held, in yuan",
             ],
             "value": [
                 balances.height,
                 int(balances["earned"].sum()),
                 int(balances["redeemed"].sum()),
                 int(balances["expired"].sum()),
-                int(balances["balance"].sum()),
+                held,
+                round(float(balances["balance_yuan"].sum()), 2),
             ],
-        }
+        },
+        schema={"item": pl.String, "value": pl.Float64},
     )
+    inputs = [events] + ([redemptions] if redemptions is not None else [])
     read = pl.DataFrame(
-        {"reason": list(events.counts()), "customers": list(events.counts().values())},
+        {
+            "reason": [r for i in inputs for r in i.counts()],
+            "customers": [n for i in inputs for n in i.counts().values()],
+        },
         schema={"reason": pl.String, "customers": pl.UInt32},
     )
     reasons = (
@@ -648,7 +709,23 @@ def points_summary(
         .agg(pl.col("customers").sum())
         .sort("reason")
     )
-    return totals, reasons
+    liability = None
+    if scores is not None and held > 0:
+        forecast = forecast_liability(
+            ledger,
+            scores.select("customer_id", "p_alive", "expected_purchases"),
+            as_of=end,
+            horizon_days=round(horizon_days),
+        )
+        level = f"{1 - forecast.alpha:.0%}"
+        liability = forecast.totals.select(
+            pl.col("item").alias("points_outcome"),
+            pl.col("points").round(0),
+            pl.col("yuan").round(2),
+            pl.col("lower").round(0).alias(f"lower {level}"),
+            pl.col("upper").round(0).alias(f"upper {level}"),
+        )
+    return totals, reasons, liability
 
 
 def scorecard_summary(
