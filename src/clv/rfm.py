@@ -79,6 +79,12 @@ def _frame(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.Laz
     return transactions
 
 
+def _is_spark(obj: object) -> bool:
+    """Whether ``obj`` is a PySpark DataFrame (classic or Spark Connect), told
+    by the module of its type so that pyspark is imported only when used."""
+    return type(obj).__module__.startswith("pyspark.")
+
+
 def _check_units(freq: str, time_unit: str | None) -> str:
     if freq not in _TRUNCATE:
         raise ValueError(f"freq={freq!r}; use 'D' (days), 'W' (weeks) or 'M' (months)")
@@ -244,6 +250,12 @@ def summarize(
     >>> tx = clv.load_transactions("data/cdnow/CDNOW_sample.csv")
     >>> s = clv.summarize(tx, freq="D", time_unit="W", observation_end="1997-09-30")
     """
+    if _is_spark(transactions):  # a Spark DataFrame: summarised on Spark
+        from clv import spark
+
+        return spark.summarize(
+            transactions, freq=freq, time_unit=time_unit, observation_end=observation_end
+        )
     time_unit = _check_units(freq, time_unit)
     lf = _frame(transactions)
     if observation_end is None:
@@ -290,6 +302,16 @@ def calibration_holdout(
         ``duration_holdout`` (holdout length in ``time_unit``) and
         ``time_unit``.
     """
+    if _is_spark(transactions):  # a Spark DataFrame: split on Spark
+        from clv import spark
+
+        return spark.calibration_holdout(
+            transactions,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            freq=freq,
+            time_unit=time_unit,
+        )
     time_unit = _check_units(freq, time_unit)
     cal_end = _as_date(calibration_end, "calibration_end")
     obs_end = _as_date(observation_end, "observation_end")
@@ -364,6 +386,12 @@ def window_counts(
     Without ``calibration_end``, the calibration window is the whole window up
     to ``observation_end`` and the holdout is empty.
     """
+    if _is_spark(transactions):  # a Spark DataFrame: counted on Spark
+        from clv import spark
+
+        return spark.window_counts(
+            transactions, observation_end=observation_end, calibration_end=calibration_end
+        )
     obs_end = _as_date(observation_end, "observation_end")
     cal_end = _as_date(calibration_end, "calibration_end") if calibration_end else obs_end
     if cal_end > obs_end:
@@ -398,6 +426,10 @@ def compress(
     """Distinct value combinations of ``columns`` with the number of customers
     sharing each (``n_customers``), sorted. Fitting on these with the counts as
     weights gives the same likelihood as fitting on every customer."""
+    if _is_spark(summary):  # a Spark summary: the small frame is collected
+        from clv import spark
+
+        return spark.compress(summary, columns)
     return (
         summary.lazy()
         .group_by(list(columns))

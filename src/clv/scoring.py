@@ -57,7 +57,7 @@ import numpy as np
 import polars as pl
 
 from clv.models import PurchaseModelResults, SpendModelResults, _columns
-from clv.rfm import DAYS_PER_UNIT
+from clv.rfm import DAYS_PER_UNIT, _is_spark
 
 __all__ = ["score"]
 
@@ -114,8 +114,11 @@ def score(
         bands), ``expected_order_value`` (currency per order) and ``clv`` (discounted,
         currency), one row per customer, in the summary's order.
     """
-    if type(summary).__module__.startswith("pyspark."):  # a Spark summary: clv.spark.score
-        return __import__("clv.spark", fromlist=["score"]).score(**locals())
+    if _is_spark(summary):  # a Spark summary: scored on the cluster
+        options = dict(locals())
+        from clv import spark
+
+        return spark.score(**options)
     if not horizon_days > 0:
         raise ValueError(f"horizon_days={horizon_days}; give a positive number of days")
     if not discount_rate_annual > -1:
