@@ -12,6 +12,7 @@ from lifetimes.utils import ConvergenceError
 import clv
 from clv import models
 from clv.models import _lifetimes
+from clv.paths import DATA_DIR
 
 ENGINES = pytest.mark.parametrize("engine", ["clv", "lifetimes"])
 
@@ -330,3 +331,21 @@ def test_factorised_loglik_equals_the_plain_one(cdnow_calibration, model):
         plain = models._LOGLIK[model](p, x, t_x, T)
         grouped = models._GROUPED[model](p, h)
         np.testing.assert_allclose(grouped, plain, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto_nbd"])
+def test_compressed_histories_fit_as_every_customer(model):
+    """clv.compress's distinct histories with counts (what a Spark summary
+    collects to) give the same fit as the per-customer summary."""
+    tx = clv.load_transactions(DATA_DIR / "cdnow" / "CDNOW_sample.csv")
+    summary = clv.summarize(tx, freq="W", time_unit="W", observation_end="1998-06-30")
+    compressed = clv.compress(summary)
+    assert compressed.height < summary.height
+    whole = clv.fit_purchase_model(summary, model=model)
+    fitted = clv.fit_purchase_model(compressed, model=model, time_unit="W")
+    assert fitted.n_customers == whole.n_customers == summary.height
+    assert fitted.loglik == pytest.approx(whole.loglik, rel=1e-9)
+    for name, value in whole.params.items():
+        assert fitted.params[name] == pytest.approx(value, rel=1e-5)
+    # compressing twice adds the counts up
+    assert clv.compress(compressed).equals(compressed)

@@ -425,15 +425,21 @@ def compress(
 ) -> pl.DataFrame:
     """Distinct value combinations of ``columns`` with the number of customers
     sharing each (``n_customers``), sorted. Fitting on these with the counts as
-    weights gives the same likelihood as fitting on every customer."""
+    weights gives the same likelihood as fitting on every customer, and
+    :func:`clv.fit_purchase_model` takes them directly. A frame that already
+    has ``n_customers`` (compressed before) has its counts added up."""
     if _is_spark(summary):  # a Spark summary: the small frame is collected
         from clv import spark
 
         return spark.compress(summary, columns)
+    # already compressed histories (an n_customers column) add up their counts
+    count = (pl.col("n_customers").sum() if "n_customers" in summary.columns else pl.len()).cast(
+        pl.Int64
+    )
     return (
         summary.lazy()
         .group_by(list(columns))
-        .agg(pl.len().cast(pl.Int64).alias("n_customers"))
+        .agg(count.alias("n_customers"))
         .sort(list(columns))
         .collect()
     )

@@ -512,8 +512,11 @@ def fit_purchase_model(
     unit = _time_unit(summary, time_unit)
     _check_summary(summary, names)
     label = PURCHASE_MODELS[model]
-    n = summary.height
-    n_repeat = int((summary[names["frequency"]] > 0).sum())
+    # distinct histories with their counts (clv.compress) are fitted as they are
+    counted = "n_customers" in summary.columns
+    counts = summary["n_customers"] if counted else pl.Series([1] * summary.height)
+    n = int(counts.sum())
+    n_repeat = int(counts.filter(summary[names["frequency"]] > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(
             f"{label}: none of the {n:,} customers has a repeat purchase, so purchase rate "
@@ -531,6 +534,7 @@ def fit_purchase_model(
             pl.col(names["frequency"]).alias("frequency"),
             pl.col(names["recency"]).alias("recency"),
             pl.col(names["T"]).alias("T"),
+            *([pl.col("n_customers")] if counted else []),
         )
     )
     x = triples["frequency"].to_numpy().astype(float)
