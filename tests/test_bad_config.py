@@ -76,8 +76,8 @@ CASES = [
     # ladders
     ("ladder_five_card", "grace_days = 30", "grace_days = inf",
      ["grace_days must be a whole number of days >= 0, got inf"]),
-    ("ladder_five_card", "window_days = 365", "window_days = 365.5",
-     ["window_days must be a whole number of days >= 0, got 365.5"]),
+    ("ladder_five_card", "grace_days = 30", "grace_days = 30.5",
+     ["grace_days must be a whole number of days >= 0, got 30.5"]),
     ("ladder_five_card", "max_downgrade = 1", "max_downgrade = true",
      ["max_downgrade must be a whole number of levels >= 1, got true (a boolean)"]),
     ("ladder_five_card", "max_downgrade = 1", "max_downgrade = 0",

@@ -78,3 +78,26 @@ def test_agreement_with_clv_tiers(cdnow_calibration):
     )
     with pytest.raises(ValueError, match="pass mapping"):
         agreement(rule, grading.customers, rule_order=order[:3])
+
+
+def test_a_year_of_outcomes_spans_the_leap_day_and_ends_on_31_december():
+    # a calendar year as a period: 29 February and the last minutes of
+    # 31 December are in it, 1 January of the next year is not
+    log = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "date": [
+                dt.datetime(2024, 2, 29, 12),
+                dt.datetime(2024, 12, 31, 23, 59),
+                dt.datetime(2025, 1, 1, 0, 0),
+                dt.datetime(2023, 12, 31, 23, 59),
+            ],
+            "amount": [10.0, 30.0, 50.0, 70.0],
+        }
+    )
+    tiers = pl.DataFrame({"customer_id": ["a", "b", "c"], "tier": ["x", "y", "y"]})
+    year = tier_outcomes(log, tiers, start="2024-01-01", end="2024-12-31")
+    x = year.filter(pl.col("tier") == "x").row(0, named=True)
+    y = year.filter(pl.col("tier") == "y").row(0, named=True)
+    assert (x["orders"], x["revenue"], x["revenue_share"]) == (2, 40.0, 1.0)
+    assert (y["orders"], y["repurchase_rate"], y["churn_rate"]) == (0, 0.0, 1.0)

@@ -171,6 +171,7 @@ VALUES = Labels(
         "active": ("active", "活跃"),
         "never_ordered": ("never ordered", "从未下单"),
         "no_order_in_period": ("no order in the period", "本期无订单"),
+        "no_sale": ("nothing sold in the period", "本期无销售"),
         "blocked": ("blocked", "已冻结"),
         "over-graded": ("over-graded", "高定"),
         "under-graded": ("under-graded", "低定"),
