@@ -9,8 +9,11 @@ breakage forecast from the CLV scores, with a back-test.
 ``loyalty``: the value x loyalty grid (frequency, stability, referrals).
 ``evaluation``: outcomes per tier and period, rule grades against CLV tiers.
 ``inputs``: reading the events, redemptions and accounts files.
+``calibrate``: thresholds on past spend that best reproduce the CLV tiers.
 """
 
+from clv.programmes import calibrate
+from clv.programmes.calibrate import SpendThresholds, spend_thresholds
 from clv.programmes.evaluation import agreement, compare_periods, tier_outcomes
 from clv.programmes.inputs import (
     EventsInput,
@@ -19,7 +22,14 @@ from clv.programmes.inputs import (
     read_events,
     read_redemptions,
 )
-from clv.programmes.ladders import Ladder, LadderResult, load_ladder, run_ladder
+from clv.programmes.ladders import (
+    ORDER_STATUSES,
+    Ladder,
+    LadderResult,
+    evaluation_dates,
+    load_ladder,
+    run_ladder,
+)
 from clv.programmes.liability import (
     LiabilityForecast,
     RedemptionBehaviour,
@@ -48,6 +58,7 @@ from clv.programmes.scorecard import Scorecard, ScorecardError, grade_accounts, 
 __all__ = [
     "INDICATORS",
     "LOYALTY_LABELS",
+    "ORDER_STATUSES",
     "VALUE_LABELS",
     "EventsInput",
     "Ladder",
@@ -61,11 +72,14 @@ __all__ = [
     "RedemptionBehaviour",
     "Scorecard",
     "ScorecardError",
+    "SpendThresholds",
     "agreement",
     "anniversary",
     "backtest_liability",
     "build_ledger",
+    "calibrate",
     "compare_periods",
+    "evaluation_dates",
     "forecast_liability",
     "grade_accounts",
     "load_ladder",
@@ -79,6 +93,7 @@ __all__ = [
     "run_ladder",
     "satisfaction_by_group",
     "score_satisfaction",
+    "spend_thresholds",
     "tier_outcomes",
     "value_liability",
 ]
