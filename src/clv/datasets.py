@@ -37,12 +37,13 @@ def synthetic() -> TransactionLog:
 
 def programme_data(name: str) -> pl.DataFrame:
     """A synthetic programme table from ``data/programmes/`` (see its README):
-    ``member_events``, ``member_redemptions``, ``b2b_accounts`` or
-    ``satisfaction``."""
+    ``member_events``, ``member_redemptions``, ``b2b_accounts``,
+    ``satisfaction`` or ``orders_categories``."""
     path = DATA_DIR / "programmes" / f"{name}.csv"
     if not path.is_file():
         raise FileNotFoundError(
             f"no programme data called {name!r}; use member_events, member_redemptions, "
+            "orders_categories, "
             "b2b_accounts or satisfaction"
         )
     ids = {"customer_id": pl.String, "account": pl.String, "product_id": pl.String}

@@ -1,0 +1,73 @@
+"""Build data/programmes/orders_categories.csv (run once; committed).
+
+    .venv/bin/python scripts/make_ladder_data.py
+
+The orders of data/synthetic/transactions.csv, each given, with a fixed seed:
+
+- a ``category`` (``food``, ``household``, ``clothing``, ``electronics``): each
+  customer has a favourite category that takes most of their orders, so that a
+  customer can reach different grades in different categories, as the
+  supermarket ladder grades them (``ladder_supermarket``, per category);
+- a ``status`` (``completed``, ``cancelled`` or ``returned``), about 90 / 6 /
+  4 %, with some customers whose orders of a whole quarter were all cancelled
+  or returned, so that the P-G-S-B ladder's 无销售 (``no_sale``) status occurs.
+
+Everything is synthetic; the amounts and dates are those of the source log.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import polars as pl
+
+from clv.datasets import synthetic
+from clv.paths import DATA_DIR
+
+SEED = 20241101
+CATEGORIES = ["food", "household", "clothing", "electronics"]
+STATUSES = ["completed", "cancelled", "returned"]
+
+
+def build() -> pl.DataFrame:
+    """The orders with a category and a status (no file written)."""
+    rng = np.random.default_rng(SEED)
+    orders = synthetic().data.select("customer_id", pl.col("date").dt.date(), "amount")
+    customers = orders["customer_id"].unique().sort()
+    favourite = dict(zip(customers, rng.integers(0, len(CATEGORIES), customers.len()), strict=True))
+    own = np.array([favourite[c] for c in orders["customer_id"]])
+    other = rng.integers(0, len(CATEGORIES), orders.height)
+    category = np.where(rng.random(orders.height) < 0.7, own, other)
+    status = rng.choice(len(STATUSES), orders.height, p=[0.90, 0.06, 0.04])
+    # a twentieth of the customers have one quarter with nothing completed
+    quarter = orders.select(
+        (pl.col("date").dt.year() * 4 + (pl.col("date").dt.month() - 1) // 3).alias("q")
+    )["q"].to_numpy()
+    unlucky = {c for c in customers if rng.random() < 0.05}
+    chosen = {c: int(rng.integers(quarter.min(), quarter.max() + 1)) for c in unlucky}
+    failed = np.array(
+        [chosen.get(c) == q for c, q in zip(orders["customer_id"], quarter, strict=True)]
+    )
+    status = np.where(failed, rng.integers(1, 3, orders.height), status)
+    return orders.with_columns(
+        pl.Series("category", np.array(CATEGORIES)[category]),
+        pl.Series("status", np.array(STATUSES)[status]),
+    )
+
+
+def main() -> None:
+    out = DATA_DIR / "programmes"
+    out.mkdir(parents=True, exist_ok=True)
+    frame = build()
+    target = out / "orders_categories.csv"
+    handle, temporary = tempfile.mkstemp(dir=out, suffix=".csv.tmp")
+    os.close(handle)
+    frame.write_csv(temporary)
+    os.replace(temporary, target)
+    print(f"{target}: {frame.height} orders, {target.stat().st_size / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
