@@ -54,3 +54,38 @@ def test_the_loyalty_grid_places_every_customer_once(synthetic):
     assert table["value_class"].to_list() == ["high", "medium", "low"]
     counted = sum(table[c].sum() for c in ("loyal", "general", "lost"))
     assert counted == tx.data["customer_id"].n_unique()
+
+
+def test_suggested_spend_thresholds_reproduce_the_tiers_as_reported():
+    """The thresholds the report suggests, applied to each customer's spend
+    over the year, put the reported share of customers in their own tier."""
+    import polars as pl
+
+    from clv.report import spend_thresholds_table
+
+    tx = clv.load_transactions(PROJECT_ROOT / "data/cdnow/CDNOW_sample.csv")
+    summary = clv.summarize(tx, freq="D", time_unit="W", observation_end="1998-06-30")
+    purchase = clv.fit_purchase_model(summary, model="bgnbd")
+    grading = clv.grade(clv.score(summary, purchase, clv.fit_spend_model(summary)), "five_card")
+    table, agreement, kappa = spend_thresholds_table(tx, grading, "ladder_five_card", "1998-06-30")
+    assert table["tier_name"].to_list() == [t.name("en") for t in grading.scheme.tiers]
+    assert table["minimum_spend"].to_list() == [50000.0, 20000.0, 5000.0, 1000.0, 0.0]
+    suggested = table["suggested_minimum"].to_list()
+    assert suggested == sorted(suggested, reverse=True) and suggested[-1] == 0.0
+    assert 0 < agreement <= 1 and -1 <= kappa <= 1
+    spend = (
+        tx.data.filter(pl.col("date").dt.date() > pl.date(1997, 6, 30))
+        .group_by("customer_id")
+        .agg(pl.col("amount").sum().alias("spend"))
+    )
+    ranks = grading.customers.select("customer_id", "tier_rank").join(
+        spend, on="customer_id", how="left"
+    )
+    cuts = suggested[:-1]  # top tier first
+    by_spend = ranks.with_columns(
+        (1 + sum((pl.col("spend").fill_null(0.0) < cut).cast(pl.Int64) for cut in cuts)).alias(
+            "by_spend"
+        )
+    )
+    same = (by_spend["by_spend"] == by_spend["tier_rank"]).mean()
+    assert same == pytest.approx(agreement, abs=1e-12)

@@ -139,6 +139,7 @@ HEADERS = Labels(
         "lost": ("lost", "流失"),
         "minimum": ("qualifying minimum", "达标门槛"),
         "minimum_spend": ("minimum past spend", "最低历史消费"),
+        "suggested_minimum": ("minimum suggested by the evidence", "依据证据建议的最低消费"),
         "revenue_total": ("past revenue", "历史收入"),
         "rule_grade": ("level by the rule", "规则等级"),
         "verdict": ("verdict", "结论"),
@@ -205,13 +206,6 @@ RANKINGS = Labels(
         "clv": ("predicted value", "预测价值"),
         "past_spend": ("past spend", "历史消费"),
         "rfm": ("RFM score", "RFM 评分"),
-        "held": ("held now", "现有积分"),
-        "redeemed": ("to be redeemed", "预计兑换"),
-        "expired": ("to expire unredeemed (breakage)", "预计过期未兑换"),
-        "remaining": ("still held at the horizon", "期末仍持有"),
-        "high": ("high value", "高价值"),
-        "medium": ("medium value", "中价值"),
-        "low": ("low value", "低价值"),
     },
 )
 BASELINES = Labels(

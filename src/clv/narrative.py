@@ -466,6 +466,7 @@ _PERCENT = {
 
 # columns that hold money: their header carries the currency when one is given
 _MONEY = {
+    "suggested_minimum",
     "revenue_total",
     "minimum_spend",
     "previous_clv",
@@ -996,4 +997,21 @@ def liability(table, horizon_days: float, lang: str = "en") -> str:
         f"根据每位会员的预测购买和本计划实际的兑换率，未来 {days} 天内预计约 "
         f"{redeemed['points']:,.0f} 积分（{redeemed['yuan']:,.2f} 元）被兑换，"
         f"{expired['points']:,.0f} 积分过期未兑换；下表给出区间。",
+    )
+
+
+def spend_thresholds(agreement: float, kappa: float, lang: str = "en") -> str:
+    """What the suggested spend thresholds are and how well they reproduce
+    the evidence-based tiers."""
+    return _pick(
+        lang,
+        "**Setting the ladder's thresholds from the evidence:** the rule files' spend "
+        "thresholds are examples. The minimum spend over the last year that best reproduces "
+        "the tiers grounded in predicted value is below, beside the ladder's own; with these "
+        f"thresholds {agreement:.1%} of customers would hold their evidence-based tier "
+        f"(weighted kappa {kappa:.2f}; 1 is perfect agreement, 0 no better than chance).",
+        "**依据证据设定会员等级门槛：** 规则文件中的消费门槛仅为示例。"
+        "下表给出最能复现基于预测价值分级的近一年最低消费，并与现行门槛对照；"
+        f"按这些门槛，{agreement:.1%} 的客户将处于其基于证据的等级"
+        f"（加权一致性系数 {kappa:.2f}；1 为完全一致，0 为与随机无异）。",
     )

@@ -59,6 +59,7 @@ _HOME = {
             "run_facts",
             "score_customers",
             "scorecard_summary",
+            "spend_thresholds_table",
             "versions",
         ),
         "sections",
@@ -94,6 +95,7 @@ __all__ = [
     "save_outputs",
     "score_customers",
     "scorecard_summary",
+    "spend_thresholds_table",
     "versions",
     "write_index",
 ]

@@ -61,6 +61,7 @@ __all__ = [
     "run_facts",
     "score_customers",
     "scorecard_summary",
+    "spend_thresholds_table",
     "value_basis",
     "versions",
 ]
@@ -637,6 +638,58 @@ def loyalty_table(
     orders = _orders_until(tx, end).select("customer_id", "date", "amount")
     grid = loyalty_grid(orders, end, events=events.data if events is not None else None, lang=lang)
     return grid.counts.rename({"value": "value_class"})
+
+
+def spend_thresholds_table(
+    tx: TransactionLog,
+    grading: Grading,
+    ladder: str,
+    observation_end: str,
+    lang: str = "en",
+) -> tuple[pl.DataFrame, float, float]:
+    """How ``clv`` would set a spend ladder's thresholds: the minimum spend over
+    the year to ``observation_end`` for each tier that best reproduces the
+    CLV tiers (:func:`clv.programmes.spend_thresholds`, most customers in
+    their own tier), beside the ladder's minimum for the level matched to that
+    tier (best level to the top tier, as in :func:`ladder_comparison`).
+
+    Returns the table (``tier_name``, ``minimum_spend`` of the ladder,
+    ``suggested_minimum``, ``customers``), the agreement and the
+    quadratic-weighted kappa of the suggested thresholds with the tiers."""
+    from clv.programmes import load_ladder, spend_thresholds
+
+    end = dt.date.fromisoformat(observation_end)
+    start = end - dt.timedelta(days=364)
+    orders = _orders_until(tx, end).filter(pl.col("date").dt.date() >= start)
+    spend = (
+        grading.customers.select("customer_id")
+        .join(
+            orders.group_by("customer_id").agg(pl.col("amount").sum().alias("spend")),
+            on="customer_id",
+            how="left",
+        )
+        .with_columns(pl.col("spend").fill_null(0.0))
+    )
+    fitted = spend_thresholds(spend, grading.customers.select("customer_id", "tier_rank"))
+    suggested = dict(zip(fitted.levels, fitted.minimums, strict=True))
+    ranks = [t.rank for t in grading.scheme.tiers]
+    current: dict[int, float] = {}
+    levels = load_ladder(ladder).levels
+    best_first = [lv["id"] for lv in reversed(levels)]
+    for level_id, rank in _rank_of_levels(best_first, ranks).items():
+        minimum = next(float(lv["min"]) for lv in levels if lv["id"] == level_id)
+        current.setdefault(rank, minimum)
+    counts = dict(grading.customers.group_by("tier_rank").agg(pl.len()).rows())
+    table = pl.DataFrame(
+        {
+            "tier_name": [t.name(lang) for t in grading.scheme.tiers],
+            "minimum_spend": [current.get(t.rank) for t in grading.scheme.tiers],
+            "suggested_minimum": [float(suggested.get(t.rank, 0.0)) for t in grading.scheme.tiers],
+            "customers": [counts.get(t.rank, 0) for t in grading.scheme.tiers],
+        },
+        schema_overrides={"minimum_spend": pl.Float64, "customers": pl.Int64},
+    )
+    return table, float(fitted.agreement), float(fitted.weighted_kappa)
 
 
 def points_summary(
