@@ -29,7 +29,7 @@ def test_the_liability_accounts_for_every_point_held(synthetic):
     totals, _, liability = points_summary(
         tx, events, END, redemptions=redemptions, scores=scores, horizon_days=180
     )
-    items = dict(totals.rows())
+    items = {k: float(v.replace(",", "")) for k, v in totals.rows()}
     assert items["points redeemed"] > 0  # the redemptions file was used
     assert items["points held, in yuan"] == pytest.approx(items["points held"] / 100)
     rows = {r["points_outcome"]: r for r in liability.iter_rows(named=True)}

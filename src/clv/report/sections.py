@@ -727,26 +727,15 @@ def points_summary(
     )
     balances = ledger.balances()
     held = int(balances["balance"].sum())
-    totals = pl.DataFrame(
-        {
-            "item": [
-                "members",
-                "points earned",
-                "points redeemed",
-                "points expired",
-                "points held",
-                "points held, in yuan",
-            ],
-            "value": [
-                balances.height,
-                int(balances["earned"].sum()),
-                int(balances["redeemed"].sum()),
-                int(balances["expired"].sum()),
-                held,
-                round(float(balances["balance_yuan"].sum()), 2),
-            ],
-        },
-        schema={"item": pl.String, "value": pl.Float64},
+    totals = _facts_frame(
+        [
+            ("members", balances.height),
+            ("points earned", int(balances["earned"].sum())),
+            ("points redeemed", int(balances["redeemed"].sum())),
+            ("points expired", int(balances["expired"].sum())),
+            ("points held", held),
+            ("points held, in yuan", f"{float(balances['balance_yuan'].sum()):,.2f}"),
+        ]
     )
     inputs = [events] + ([redemptions] if redemptions is not None else [])
     read = pl.DataFrame(
