@@ -374,6 +374,15 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "预期毛利（毛利率 {0}），预测期 {1} 天，年折现率 {2}",
     ),
     (re.compile(r"^\(not given\)$"), "（未给出）"),
+    # reasons the points ledger rejects an input row
+    (re.compile(r"^unknown event type; known: \[(.*)\]$"), "未知事件类型；已知类型：{0}"),
+    (re.compile(r"^product (.+) already had its first review$"), "商品 {0} 已有首次评价"),
+    (re.compile(r"^dated before the customer's registration$"), "早于客户注册日期"),
+    (re.compile(r"^(\S+) is rewarded once per customer$"), "{0} 每位客户仅奖励一次"),
+    (re.compile(r"^redemption of no points$"), "兑换积分为零"),
+    (re.compile(r"^redeems (\S+) points with a balance of (\S+)$"), "兑换 {0} 积分，但余额仅 {1}"),
+    (re.compile(r"^blank customer id$"), "客户编号为空"),
+    (re.compile(r"^no date$"), "缺少日期"),
     (
         re.compile(r"^Penalised fit \(penalizer=([^)]+)\): estimates are shrunk\.$"),
         "带惩罚的拟合（惩罚系数 {0}）：估计值有收缩。",

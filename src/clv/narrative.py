@@ -516,6 +516,8 @@ class Table:
             return i18n.value(str(value), self.lang)
         if column == "item":
             return i18n.item(str(value), self.lang)
+        if column == "reason":
+            return i18n.translate_text(str(value), self.lang)
         if column == "value" and row is not None and isinstance(row.get("item"), str):
             return i18n.item_value(str(row["item"]), str(value), self.lang)
         return str(value)
