@@ -480,3 +480,20 @@ def test_vectorised_run_matches_the_reference_on_points_held():
     by = ["customer_id", "date", "level", "event"]
     assert new.changes.sort(by).equals(old.sort(by))
     assert new.changes["event"].is_in(["downgrade"]).any()  # points expire: a real test
+
+
+@pytest.mark.parametrize("name", ["ladder_five_card", "ladder_telecom_vip"])
+def test_a_log_stored_in_key_order_grades_as_a_shuffled_one(name):
+    # a log already sorted by customer and date skips the sort: the grades, the
+    # statuses and the order days must not depend on the order of the rows
+    rng = np.random.default_rng(11)
+    log = _random_orders(rng, customers=40, rows=600)
+    stored = log.sort("customer_id", "date")
+    shuffled = stored.sample(fraction=1.0, shuffle=True, seed=3)
+    end = D(2024, 12, 31)
+    a = run_ladder(name, orders=stored, end=end)
+    b = run_ladder(name, orders=shuffled, end=end)
+    assert a.changes.equals(b.changes)
+    assert a.as_of(end).equals(b.as_of(end))
+    assert a.order_days.equals(b.order_days)
+    assert a.changes["event"].is_in(["upgrade", "downgrade"]).any()

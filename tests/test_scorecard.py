@@ -257,3 +257,63 @@ def test_lead_and_strict_mistakes_are_explained(tmp_path):
     message = str(err.value)
     assert "combine.lead 'industry' is not a criterion id ['sales']" in message
     assert "criteria[0].strict must be true or false, or an array of 4 of them" in message
+
+
+def _random_accounts(card, rng, n: int) -> pl.DataFrame:
+    """Accounts whose numeric fields sit on, just below and just above every
+    band edge and requirement, and whose classes cover every recorded class."""
+
+    columns: dict[str, list] = {"account": [f"acc{i}" for i in range(n)], "year": [2024] * n}
+    for c in card.criteria:
+        if c.kind == "class":
+            columns[c.field] = list(rng.choice(sorted(c.classes), n))
+            continue
+        edges = [b + d for b in c.bounds for d in (-1e-9, 0.0, 1e-9)] + [c.bounds[-1] - 1.0]
+        columns[c.field] = [float(v) for v in rng.choice(edges, n)]
+        if c.require_field:
+            needs = [v + d for v in c.require.values() for d in (-1e-9, 0.0, 1e-9)] + [0.0, 1.0]
+            columns[c.require_field] = [float(v) for v in rng.choice(needs, n)]
+    return pl.DataFrame(columns)
+
+
+@pytest.mark.parametrize("rule", ["weighted", "worst_of", "at_least", "lead"])
+def test_vectorised_grading_matches_the_row_by_row_reference(rule):
+    import numpy as np
+
+    from clv.programmes.scorecard import _grade_accounts_reference
+
+    rng = np.random.default_rng(7)
+    card = load_scorecard()
+    for strict in (False, True):
+        criteria = tuple(
+            dataclasses.replace(c, strict=(strict, not strict, strict, not strict))
+            if c.kind == "numeric"
+            else c
+            for c in card.criteria
+        )
+        for k in (1, 4, len(criteria)):
+            varied = dataclasses.replace(
+                card, criteria=criteria, rule=rule, k=k, lead=criteria[2].id
+            )
+            accounts = _random_accounts(varied, rng, 400)
+            fast = grade_accounts(accounts, varied)
+            assert fast.equals(_grade_accounts_reference(accounts, varied))
+            # every band is reached, so the edges were really exercised
+            sales = fast["grade_annual_sales"].unique().to_list()
+            assert sorted(sales) == list("ABCDE")
+
+
+def test_vectorised_grading_reports_the_same_problems_in_the_same_order():
+    from clv.programmes.scorecard import _grade_accounts_reference
+
+    accounts = _accounts(
+        {"annual_sales": None},
+        {"payment": "cash_someday", "margin": float("nan")},
+        {"share_profitable": None, "outlook": "unknown"},
+    )
+    with pytest.raises(ScorecardError) as fast:
+        grade_accounts(accounts)
+    with pytest.raises(ScorecardError) as slow:
+        _grade_accounts_reference(accounts)
+    assert fast.value.problems == slow.value.problems
+    assert len(fast.value.problems) == 5

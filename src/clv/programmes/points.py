@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from clv.data import _as_date
@@ -395,6 +396,14 @@ def build_ledger(
 ) -> PointsLedger:
     """Build the points ledger of a programme.
 
+    The ledger is computed on whole columns: earnings, expiry dates and the
+    rejections that do not depend on the balance at once; redemptions and
+    expiries take the oldest points first, which cumulative sums per member
+    express exactly (points expiring from a lot are what is left of the points
+    earned up to it once everything redeemed or expired before is taken). Only
+    a redemption larger than the balance changes what follows: those are found
+    member by member, all members at once, until none is left.
+
     Parameters
     ----------
     orders
@@ -412,7 +421,427 @@ def build_ledger(
     as_of
         Last day of the ledger (expiries up to it are entered); defaults to the
         last input date.
+
+    Raises
+    ------
+    ValueError
+        When a column is missing, or an id, date, amount or number of points
+        is missing or not usable; the message names the input and column.
     """
+    if not isinstance(rules, PointsRules):
+        rules = load_points_rules(rules)
+    order_rows = _input(orders, "orders", {"amount": pl.Float64})
+    amounts = order_rows["amount"].to_numpy()
+    if not np.isfinite(amounts).all():
+        raise ValueError("orders have amounts that are NaN or infinite; fix or remove those rows")
+    scaled = amounts * rules.points_per_currency_unit + 1e-9
+    if rules.rounding == "round":
+        scaled = scaled + 0.5
+    whole = np.ceil(scaled) if rules.rounding == "ceil" else np.floor(scaled)
+    if (whole < 0).any():  # negative amounts: lots of negative points, kept by the reference
+        return _build_ledger_reference(
+            orders,
+            rules,
+            events=events,
+            redemptions=redemptions,
+            registrations=registrations,
+            as_of=as_of,
+        )
+    text = pl.String
+    parts = [
+        order_rows.select(
+            "customer_id",
+            "date",
+            pl.lit(0, pl.Int8).alias("rank"),
+            pl.lit("earn").alias("kind"),
+            pl.lit("order").alias("source"),
+            pl.Series("points", whole.astype(np.int64)),
+            pl.lit(None, text).alias("note"),
+        )
+    ]
+    rejected: list[pl.DataFrame] = []
+    last_days: list[dt.date | None] = [order_rows["date"].max()]
+    if events is not None:
+        has_product = "product_id" in events.columns
+        extra = {"event": None, **({"product_id": None} if has_product else {})}
+        event_rows = _input(events, "events", extra)
+        known = event_rows["event"].cast(text).is_in(list(rules.events)).fill_null(False)
+        rejected.append(
+            event_rows.filter(~known).select(
+                "customer_id",
+                "date",
+                pl.col("event").cast(text).alias("input"),
+                pl.lit(f"unknown event type; known: {sorted(rules.events)}").alias("reason"),
+            )
+        )
+        event_rows = event_rows.filter(known).with_columns(pl.col("event").cast(text))
+        last_days.append(event_rows["date"].max())
+        converted = None
+        if has_product:
+            # a first review counts for the first reviewer of the product, by date
+            event_rows = event_rows.with_row_index("_row")
+            reviews = event_rows.filter(
+                (pl.col("event") == "first_review") & pl.col("product_id").is_not_null()
+            ).sort("date", "customer_id", maintain_order=True)
+            later = reviews.filter(~pl.col("product_id").is_first_distinct())
+            event_rows = event_rows.join(
+                later.select("_row"), on="_row", how="anti", maintain_order="left"
+            )
+            product = pl.col("product_id").cast(text)
+            fallback = rules.not_first_review_counts_as
+            if fallback:
+                converted = later.select(
+                    "customer_id",
+                    "date",
+                    pl.lit(fallback).alias("event"),
+                    pl.format(
+                        "first_review of product {} was not the first: counted as {}",
+                        product,
+                        pl.lit(fallback),
+                    ).alias("note"),
+                )
+            else:
+                rejected.append(
+                    later.select(
+                        "customer_id",
+                        "date",
+                        pl.lit("earn first_review").alias("input"),
+                        pl.format("product {} already had its first review", product).alias(
+                            "reason"
+                        ),
+                    )
+                )
+        event_rows = event_rows.select(
+            "customer_id", "date", "event", pl.lit(None, text).alias("note")
+        )
+        if converted is not None:
+            event_rows = pl.concat([event_rows, converted])
+        event_rows = event_rows.rename({"event": "source"})
+        parts.append(
+            event_rows.select(
+                "customer_id",
+                "date",
+                pl.lit(1, pl.Int8).alias("rank"),
+                pl.lit("earn").alias("kind"),
+                "source",
+                pl.col("source")
+                .replace_strict(rules.events, return_dtype=pl.Int64)
+                .alias("points"),
+                "note",
+            )
+        )
+    if redemptions is not None:
+        taken = _input(redemptions, "redemptions", {"points": None})
+        if not taken["points"].dtype.is_numeric():
+            raise ValueError(
+                f"redemptions.points must be numbers of points, got {taken['points'].dtype}"
+            )
+        if not np.isfinite(taken["points"].cast(pl.Float64).to_numpy()).all():
+            raise ValueError("redemptions have points that are NaN or infinite; fix those rows")
+        parts.append(
+            taken.select(
+                "customer_id",
+                "date",
+                pl.lit(2, pl.Int8).alias("rank"),
+                pl.lit("redeem").alias("kind"),
+                pl.lit("redemption").alias("source"),
+                pl.col("points").cast(pl.Int64),  # whole points, as int() does
+                pl.lit(None, text).alias("note"),
+            )
+        )
+        last_days.append(taken["date"].max())
+    known_days = [d for d in last_days if d is not None]
+    end = _date(as_of) if as_of is not None else max(known_days, default=dt.date.today())
+    # every input in the order it is applied: by customer, day, then orders,
+    # events and redemptions, each in the order given
+    items = (
+        pl.concat(parts, how="vertical_relaxed")
+        .with_row_index("_seq")
+        .filter(pl.col("date") <= end)
+        .sort("customer_id", "date", "rank", "_seq", maintain_order=True)
+        .drop("_seq")
+    )
+    reason = pl.lit(None, text)
+    if registrations is not None:
+        listed = _input(registrations, "registrations", {}, date="registered")
+        listed = listed.unique("customer_id", keep="last", maintain_order=True)
+        items = items.join(listed, on="customer_id", how="left", maintain_order="left")
+        early = pl.col("registered").is_null() | (pl.col("date") < pl.col("registered"))
+        items = items.with_columns(early.alias("_early")).drop("registered")
+    else:
+        items = items.with_columns(pl.lit(False).alias("_early"))
+    once = sorted(rules.once_per_customer)
+    eligible = (pl.col("kind") == "earn") & ~pl.col("_early") & pl.col("source").is_in(once)
+    repeated = (
+        eligible & ~pl.struct("customer_id", "source", eligible.alias("_e")).is_first_distinct()
+    )
+    reason = (
+        pl.when(pl.col("_early"))
+        .then(pl.lit("dated before the customer's registration"))
+        .when(repeated)
+        .then(pl.format("{} is rewarded once per customer", pl.col("source")))
+        .when((pl.col("kind") == "redeem") & (pl.col("points") <= 0))
+        .then(pl.lit("redemption of no points"))
+        .otherwise(None)
+    )
+    items = items.with_columns(reason.alias("reason")).drop("_early")
+    balance_before, accepted_redemption, expiry_rows = _flows(items, rules, end)
+    items = items.with_columns(balance_before.alias("_before"), accepted_redemption.alias("_ok"))
+    items = items.with_columns(
+        pl.when((pl.col("kind") == "redeem") & pl.col("reason").is_null() & ~pl.col("_ok"))
+        .then(pl.format("redeems {} points with a balance of {}", pl.col("points"), "_before"))
+        .otherwise(pl.col("reason"))
+        .alias("reason")
+    ).drop("_before", "_ok")
+    rejected.append(
+        items.filter(pl.col("reason").is_not_null()).select(
+            "customer_id",
+            "date",
+            pl.format("{} {} {}", "kind", "source", "points").alias("input"),
+            "reason",
+        )
+    )
+    applied = items.with_row_index("_position").filter(
+        pl.col("reason").is_null() & (pl.col("points") != 0)
+    )
+    entries = pl.concat(
+        [
+            applied.select(
+                "_position",
+                pl.lit(1, pl.Int8).alias("_phase"),
+                "customer_id",
+                "date",
+                "kind",
+                "source",
+                pl.when(pl.col("kind") == "redeem")
+                .then(-pl.col("points"))
+                .otherwise(pl.col("points"))
+                .alias("points"),
+                "note",
+            ),
+            expiry_rows,
+        ],
+        how="vertical_relaxed",
+    ).sort("customer_id", "date", "_phase", "_position", maintain_order=True)
+    entries = entries.select(
+        "customer_id",
+        "date",
+        "kind",
+        "source",
+        "points",
+        pl.col("points").cum_sum().over("customer_id").alias("balance"),
+        "note",
+    )
+    rejected_schema = {
+        "customer_id": pl.String,
+        "date": pl.Date,
+        "input": pl.String,
+        "reason": pl.String,
+    }
+    return PointsLedger(
+        rules=rules,
+        entries=entries.cast({"points": pl.Int64, "balance": pl.Int64}),
+        rejected=pl.concat(
+            [r.cast(rejected_schema) for r in rejected] or [pl.DataFrame(schema=rejected_schema)]
+        ),
+        as_of=end,
+    )
+
+
+def _input(frame: pl.DataFrame, name: str, columns: dict, date: str = "date") -> pl.DataFrame:
+    """``customer_id`` (text), ``date`` (a Date) and ``columns`` (cast where a
+    type is given) of an input, after checking that nothing is missing."""
+    need = ["customer_id", date, *columns]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lack the columns {missing}; give {', '.join(need)}")
+    day = frame[date]
+    if day.dtype == pl.String:
+        try:
+            day = day.str.to_date("%Y-%m-%d")
+        except pl.exceptions.InvalidOperationError:
+            raise ValueError(f"{name}.{date} has values that are not dates 'YYYY-MM-DD'") from None
+    elif day.dtype != pl.Date:
+        if not isinstance(day.dtype, pl.Datetime):
+            raise ValueError(f"{name}.{date} must hold dates, got {day.dtype}")
+        day = day.dt.date()
+    selected = frame.select(
+        pl.col("customer_id").cast(pl.String),
+        day.alias(date),
+        *[
+            pl.col(c).cast(t) if t is not None else pl.col(c)
+            for c, t in columns.items()
+            if c != "product_id"
+        ],
+        *([pl.col("product_id")] if "product_id" in columns else []),
+    )
+    checked = ["customer_id", date, *[c for c in columns if c not in ("event", "product_id")]]
+    nulls = {c: n for c in checked if (n := selected[c].null_count())}
+    if nulls:
+        raise ValueError(
+            f"{name} have missing values ({', '.join(f'{c}: {n}' for c, n in nulls.items())}); "
+            "fill or remove those rows"
+        )
+    return selected
+
+
+def _expiry_days(days: np.ndarray, rules: PointsRules) -> np.ndarray | None:
+    """The first day (days since 1970-01-01) on which points earned on each of
+    ``days`` are no longer valid, as :meth:`PointsRules.expires_on`; None:
+    they never expire."""
+    if rules.expiry_years:
+        as_days = days.astype("datetime64[D]")
+        month = as_days.astype("datetime64[M]")
+        day_of_month = (as_days - month.astype("datetime64[D]")).astype(np.int64)
+        target = month + np.timedelta64(12 * rules.expiry_years, "M")
+        first = target.astype("datetime64[D]").astype(np.int64)
+        length = (target + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64) - first
+        overflow = day_of_month >= length  # 29 February into a year without it
+        shift = 1 if rules.leap_day == "mar_1" else 0
+        end = np.where(overflow, first + length - 1 + shift, first + day_of_month)
+        return end + 1 if rules.valid_on_anniversary else end
+    if rules.expiry_days:
+        return days + rules.expiry_days
+    return None
+
+
+def _segment_starts(group: np.ndarray) -> np.ndarray:
+    """For each row of runs of equal ``group`` values, the index of its run's first row."""
+    opens = np.r_[True, group[1:] != group[:-1]] if group.size else np.zeros(0, bool)
+    return np.maximum.accumulate(np.where(opens, np.arange(group.size), 0))
+
+
+def _running_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` from each run's first row to the row (inclusive)."""
+    total = np.cumsum(values)
+    return total - total[starts] + values[starts]
+
+
+def _running_max(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` (>= 0) within runs of equal ``group``."""
+    if not values.size:
+        return values
+    rank = np.cumsum(np.r_[True, group[1:] != group[:-1]]) - 1
+    width = int(values.max()) + 1
+    if width * (int(rank[-1]) + 1) < 2**62:
+        shifted = rank * width + values
+        return np.maximum.accumulate(shifted) - rank * width
+    frame = pl.DataFrame({"g": rank, "v": values})
+    return frame.select(pl.col("v").cum_max().over("g"))["v"].to_numpy()
+
+
+def _flows(
+    items: pl.DataFrame, rules: PointsRules, end: dt.date
+) -> tuple[pl.Series, pl.Series, pl.DataFrame]:
+    """Balances before each redemption, which redemptions are applied, and the
+    expiry entries.
+
+    Per customer, in the order inputs are applied with each lot's expiry just
+    before the inputs of its day: ``earned`` is the running sum of the points
+    earned and ``redeemed`` that of the redemptions applied. Redemptions and
+    expiries take the oldest points first, so when a lot expires everything
+    earned up to it is gone: what has gone beyond the redemptions is the
+    running maximum, over the expiries so far, of the points earned up to the
+    expiring lot less the redemptions before it (at least 0), and each expiry
+    takes its increase. A redemption above the balance is not applied, which
+    changes what follows: the first of each customer is taken out and those
+    customers are run again, until no redemption is above its balance.
+    """
+    n = items.height
+    code = (
+        items.select((pl.col("customer_id") != pl.col("customer_id").shift()).fill_null(True))
+        .to_series()
+        .cum_sum()
+        .to_numpy()
+        .astype(np.int64)
+    )
+    day = items["date"].to_physical().to_numpy().astype(np.int64)
+    fine = items["reason"].is_null().to_numpy()
+    points = items["points"].to_numpy().astype(np.int64)
+    earn = fine & (items["kind"] == "earn").to_numpy() & (points != 0)
+    redeem = fine & (items["kind"] == "redeem").to_numpy()
+    starts = _segment_starts(code)
+    earned_to_lot = _running_sum(np.where(earn, points, 0), starts)
+    lots = np.flatnonzero(earn)
+    expires = _expiry_days(day[lots], rules)
+    last = (end - dt.date(1970, 1, 1)).days
+    if expires is None:
+        lots, expires = lots[:0], day[:0]
+    else:
+        due = expires <= last
+        lots, expires = lots[due], expires[due]
+    # the flow: inputs (phase 1) and expiries (phase 0, before the day's inputs)
+    flow_code = np.r_[code, code[lots]]
+    flow_day = np.r_[day, expires]
+    flow_phase = np.r_[np.ones(n, np.int8), np.zeros(lots.size, np.int8)]
+    flow_position = np.r_[np.arange(n), lots]
+    order = np.lexsort((flow_position, flow_phase, flow_day, flow_code))
+    flow_code = flow_code[order]
+    is_item = flow_phase[order] == 1
+    item_of = np.where(is_item, flow_position[order], -1)
+    gain = np.where(is_item, np.where(earn, points, 0)[np.maximum(item_of, 0)], 0)
+    spend = np.where(is_item, np.where(redeem, points, 0)[np.maximum(item_of, 0)], 0)
+    target = np.where(~is_item, earned_to_lot[flow_position[order]], 0)
+    flow_earned = _running_sum(gain, _segment_starts(flow_code))
+    applied = spend > 0
+
+    def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Redeemed so far, gone beyond the redemptions, balance before, on ``rows``."""
+        group = flow_code[rows]
+        taken = np.where(applied[rows], spend[rows], 0)
+        redeemed = _running_sum(taken, _segment_starts(group))
+        beyond = np.where(is_item[rows], 0, np.maximum(target[rows] - redeemed, 0))
+        gone = _running_max(beyond, group)
+        return redeemed, gone, flow_earned[rows] - (redeemed - taken) - gone
+
+    rows = np.arange(flow_code.size)
+    while rows.size:
+        _, _, before = run(rows)
+        over = applied[rows] & (spend[rows] > before)
+        if not over.any():
+            break
+        first = np.unique(flow_code[rows][over], return_index=True)[1]
+        applied[rows[np.flatnonzero(over)[first]]] = False
+        rows = rows[np.isin(flow_code[rows], flow_code[rows][over])]
+    everything = np.arange(flow_code.size)
+    _, gone, before = run(everything)
+    balance_before = np.zeros(n, dtype=np.int64)
+    balance_before[item_of[is_item]] = before[is_item]
+    accepted = np.zeros(n, dtype=bool)
+    accepted[item_of[is_item]] = applied[is_item]
+    previous = np.r_[0, gone[:-1]][: gone.size]
+    previous[_segment_starts(flow_code) == everything] = 0
+    lost = gone - previous
+    expired = np.flatnonzero(~is_item & (lost > 0))
+    position = flow_position[order][expired]
+    expiry_rows = pl.DataFrame(
+        {
+            "_position": pl.Series(position, dtype=pl.UInt32),
+            "_phase": pl.Series(np.zeros(expired.size, np.int8)),
+            "customer_id": items["customer_id"].gather(position),
+            "date": pl.Series(flow_day[order][expired]).cast(pl.Int32).cast(pl.Date),
+            "kind": pl.Series(["expire"] * expired.size, dtype=pl.String),
+            "source": pl.Series(["expiry"] * expired.size, dtype=pl.String),
+            "points": pl.Series(-lost[expired], dtype=pl.Int64),
+            "note": pl.Series([None] * expired.size, dtype=pl.String),
+        }
+    )
+    return pl.Series(balance_before), pl.Series(accepted), expiry_rows
+
+
+def _build_ledger_reference(
+    orders: pl.DataFrame,
+    rules: PointsRules | str | Path = "points_pollen",
+    *,
+    events: pl.DataFrame | None = None,
+    redemptions: pl.DataFrame | None = None,
+    registrations: pl.DataFrame | None = None,
+    as_of: dt.date | str | None = None,
+) -> PointsLedger:
+    """:func:`build_ledger` one customer and one input at a time (lots in a
+    queue); kept to check the vectorised ledger on random inputs, and used for
+    orders whose points come out negative (negative amounts), which the
+    cumulative sums do not model."""
     if not isinstance(rules, PointsRules):
         rules = load_points_rules(rules)
     items: list[tuple] = []  # (customer, date, order within day, kind, source, points, extra)
