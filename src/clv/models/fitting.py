@@ -5,11 +5,12 @@ log-likelihood of each family (:mod:`clv.models.bgnbd`,
 :mod:`clv.models.mbgnbd`, :mod:`clv.models.pareto_nbd`,
 :mod:`clv.models.gamma_gamma`) with its analytic gradient, over the
 logarithms of the parameters, by L-BFGS-B from several starting points: one
-from the moments of the data and a few spread around it. On large data the
-starts run on a random sample of 60,000 customers and the best of them is
-refined on all customers. The best point is then polished by Newton steps
-with the Hessian (central differences of the analytic gradient), which also
-gives the covariance.
+from the moments of the data and a few spread around it (for Pareto/NBD also
+two in the region of very dispersed dropout rates, where a second maximum can
+lie). On large data the starts run on a random sample of customers and the
+best of them is refined on all customers. The best point is then polished by
+Newton steps with the Hessian (central differences of the analytic
+gradient), which also gives the covariance.
 
 A fit succeeds only at an interior maximum: the gradient vanishes, the
 Hessian is negative definite and no start found a higher likelihood towards
@@ -344,6 +345,12 @@ def _purchase_starts(model: str, h: Histories) -> dict[str, np.ndarray]:
             "ones": np.ones(4),
             "low": np.array([0.2, 0.2 / rate, 0.3, 0.3 * mean_T]),
             "high": np.array([5.0, 5.0 / rate, 3.0, 10.0 * mean_T]),
+            # A second mode: dropout rates so dispersed (s and beta small) that
+            # part of the customers leave at once and the rest almost never,
+            # which explains many one-time buyers; on small populations it can
+            # hold the higher maximum, out of reach of the starts above.
+            "quick_dropout": np.array([1.0, 1.0 / rate, 0.1, 1e-3 * mean_T]),
+            "quick_dropout_deep": np.array([1.0, 1.0 / rate, 0.05, 1e-5 * mean_T]),
         }
     return {
         "moments": np.array([1.0, 1.0 / rate, 1.0, 3.0]),
