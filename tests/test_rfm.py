@@ -193,7 +193,11 @@ def test_unit_arguments_are_checked():
             SMALL_LOG, calibration_end="2024-02-01", observation_end="2024-01-01"
         )
     with pytest.raises(ValueError, match="lack the columns"):
-        clv.summarize(SMALL_LOG.drop("amount"))
+        clv.summarize(SMALL_LOG.drop("customer_id"))
+    # a frame without amounts is a count-only log: its summary has no spend columns
+    counts_only = clv.summarize(SMALL_LOG.drop("amount"))
+    assert "monetary_value" not in counts_only.columns
+    assert "revenue" not in counts_only.columns
 
 
 def test_master_summary_matches_lifetimes(cdnow_master):

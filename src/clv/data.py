@@ -2,8 +2,11 @@
 
 A transaction log has one row per purchase: who bought (``customer_id``), when
 (``date``) and for how much (``amount``), optionally how many items
-(``quantity``). :func:`load_transactions` reads it from CSV, Parquet or a polars
-frame, maps the caller's column names onto these, checks every row and returns
+(``quantity``), the product category (``category``) and the order status
+(``status``: ``completed``, ``cancelled`` or ``returned``). A count-only log
+(``amount=None``) has no amounts: its customers are graded on purchases.
+:func:`load_transactions` reads a log from CSV, Parquet or a polars frame,
+maps the caller's column names onto these, checks every row and returns
 a :class:`TransactionLog`: the clean data plus a :class:`DataQuality` record
 that counts every row that was dropped or corrected. Rows are never lost
 silently: a problem is either an error that says what to do, or a counted
@@ -25,6 +28,7 @@ import polars as pl
 
 __all__ = [
     "MAX_AMOUNT",
+    "ORDER_STATUSES",
     "DataQuality",
     "TransactionDataError",
     "TransactionLog",
@@ -49,6 +53,18 @@ _AUTO_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y/%m/%d %H:%M:%S",
 )
+
+# Order statuses a log may carry, and the other spellings read as each (the
+# Chinese ones of Chinese order exports). Only completed orders are purchases.
+ORDER_STATUSES: tuple[str, ...] = ("completed", "cancelled", "returned")
+_STATUS_SPELLINGS: dict[str, str] = {
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "returned": "returned",
+    "已完成": "completed",
+    "已取消": "cancelled",
+    "已退货": "returned",
+}
 
 _OFFSET = r"(?<time>\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})$"
 _ROW = "_clv_row"  # 0-based position of a row in the input, for error messages
@@ -80,6 +96,14 @@ class DataQuality:
     ``rows_read == rows_kept + duplicate_rows_dropped + zero_amount_rows_dropped
     + blank_rows_dropped``
 
+    ``has_amounts`` is False for a count-only log (loaded with
+    ``amount=None``): there are no amounts, so no amount was checked and the
+    zero-amount counts are 0. With a status column, ``cancelled_orders`` and
+    ``returned_orders`` count the orders that are kept in the log but left out
+    of every summary (:func:`clv.summarize` counts completed orders only); with
+    a category column, ``orders_without_category`` counts the orders whose
+    category is empty (kept, with a null category).
+
     The other counts are of rows corrected, never dropped: ids stripped of
     surrounding whitespace (``customer_ids_stripped``) or of invisible
     characters such as zero-width spaces and NUL (``id_characters_stripped``),
@@ -103,6 +127,10 @@ class DataQuality:
     time_zone_offsets_converted: int = 0
     id_characters_stripped: int = 0
     ids_read_from_numbers: int = 0
+    cancelled_orders: int = 0
+    returned_orders: int = 0
+    orders_without_category: int = 0
+    has_amounts: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
@@ -114,13 +142,15 @@ class DataQuality:
         for key, value in self.as_dict().items():
             if key in ("source", "notes"):
                 continue
-            lines.append(f"  {key:<32} {value:>10,}")
+            shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value:,}"
+            lines.append(f"  {key:<32} {shown:>10}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{k}</td><td style='text-align:right'>{v:,}</td></tr>"
+            f"<tr><td>{k}</td><td style='text-align:right'>"
+            f"{('yes' if v else 'no') if isinstance(v, bool) else f'{v:,}'}</td></tr>"
             for k, v in self.as_dict().items()
             if k not in ("source", "notes")
         )
@@ -135,7 +165,10 @@ class TransactionLog:
     """A validated transaction log and the record of what validation did.
 
     ``data`` has the columns ``customer_id`` (String), ``date`` (Datetime, µs),
-    ``amount`` (Float64) and, where the input had one, ``quantity`` (Int64).
+    ``amount`` (Float64; absent from a count-only log) and, where the input
+    had them, ``quantity`` (Int64), ``margin`` (Float64), ``category``
+    (String) and ``status`` (String: ``completed``, ``cancelled`` or
+    ``returned``). ``data`` holds every order, whatever its status.
     """
 
     data: pl.DataFrame
@@ -151,6 +184,11 @@ class TransactionLog:
 
     def __len__(self) -> int:
         return self.data.height
+
+    @property
+    def has_amounts(self) -> bool:
+        """False for a count-only log (no ``amount`` column)."""
+        return "amount" in self.data.columns
 
 
 Source = str | Path | pl.DataFrame | pl.LazyFrame
@@ -801,6 +839,56 @@ def _margin_stage(
     )
 
 
+def _category_stage(frame: pl.DataFrame) -> tuple[pl.DataFrame, _Stage]:
+    """Product categories: text, stripped of surrounding whitespace; an empty
+    category is kept as null (and counted by the caller)."""
+    text = pl.col("category").cast(pl.String).str.strip_chars()
+    value = pl.when(text == "").then(None).otherwise(text)
+    return frame, _Stage(columns=[value.alias("category")])
+
+
+def _status_stage(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, _Stage]:
+    """Order statuses: ``completed``, ``cancelled`` or ``returned`` in any case
+    (or 已完成, 已取消, 已退货), written in lower case English; anything else
+    is an error."""
+    frame = frame.with_columns(
+        pl.col("status").cast(pl.String).str.strip_chars().alias("_status_raw")
+    )
+    value = (
+        pl.col("_status_raw")
+        .str.to_lowercase()
+        .replace_strict(_STATUS_SPELLINGS, default=None, return_dtype=pl.String)
+    )
+    accepted = (
+        f"use one of {', '.join(ORDER_STATUSES)} (or "
+        + ", ".join(k for k in _STATUS_SPELLINGS if k not in ORDER_STATUSES)
+        + ") for every order"
+    )
+
+    def unknown(bad: pl.Series) -> str:
+        shown = bad.drop_nulls().unique(maintain_order=True).head(5).to_list()
+        return f"the values not known are {shown}; {accepted}"
+
+    return frame, _Stage(
+        columns=[value.alias("status")],
+        checks=[
+            _Check(
+                pl.col("_status_raw").is_null() | (pl.col("_status_raw") == ""),
+                name,
+                "with no status",
+                accepted,
+            ),
+            _Check(
+                pl.col("status").is_null() & (pl.col("_status_raw") != ""),
+                name,
+                "with a status that is not known",
+                unknown,
+                show="_status_raw",
+            ),
+        ],
+    )
+
+
 def _run_stages(
     frame: pl.DataFrame, stages: list[_Stage], is_csv: bool
 ) -> tuple[pl.DataFrame, dict[str, object], list[str]]:
@@ -894,9 +982,11 @@ def load_transactions(
     *,
     customer_id: str = "customer_id",
     date: str = "date",
-    amount: str = "amount",
+    amount: str | None = "amount",
     quantity: str | None = None,
     margin: str | None = None,
+    category: str | None = None,
+    status: str | None = None,
     date_format: str | None = None,
     as_of: str | dt.date | None = None,
     min_date: str | dt.date = "1900-01-01",
@@ -919,6 +1009,14 @@ def load_transactions(
     customer_id, date, amount
         Names of the columns in ``source`` that hold the customer id, the
         purchase date and the amount spent (currency units).
+        ``amount=None`` (or ``amount=""``, as option files and the command
+        line write it) reads a count-only log, one without amounts: the data
+        has no ``amount`` column (a column of that name in the input is
+        ignored, with a note), no amount is checked, ``quality.has_amounts``
+        is False, and the summaries, scores and grades are of purchases only
+        (spend and CLV are unavailable). A log that lacks its amount column
+        is an error unless ``amount=None`` is given, so that a misnamed
+        column never turns a log into a count-only one.
     quantity
         Name of an optional column with the number of items. When None, a
         column called ``quantity`` is used if the input has one.
@@ -929,6 +1027,21 @@ def load_transactions(
         :func:`clv.customer_margins` turns predicted revenue into predicted
         gross profit per customer. Orders at a loss are counted in
         :class:`DataQuality` notes.
+    category
+        Name of an optional column with each order's product category, kept
+        as text in a ``category`` column (stripped of surrounding
+        whitespace). An empty category is kept as null and counted
+        (``quality.orders_without_category``): grading per category refuses
+        such orders, the summaries do not need the category.
+    status
+        Name of an optional column with each order's status, kept in a
+        ``status`` column as ``completed``, ``cancelled`` or ``returned``
+        (read in any case; the Chinese 已完成, 已取消 and 已退货 are read too).
+        Any other value, or an empty one, is an error that lists the values
+        accepted. Every order stays in ``.data``; :func:`clv.summarize` and
+        the other summaries count completed orders only, and the cancelled
+        and returned orders they leave out are counted in
+        :class:`DataQuality`.
     date_format
         ``strftime`` format of the dates, e.g. ``"%d/%m/%Y"``. When None, a
         short list of unambiguous formats (ISO 8601, ``YYYYMMDD``,
@@ -983,7 +1096,8 @@ def load_transactions(
         non-numeric, non-finite, negative or too large amounts, bad
         quantities.
     ValueError
-        For options that are not valid (policies, separators, time zone).
+        For options that are not valid (policies, separators, time zone,
+        ``margin=`` without amounts).
 
     Examples
     --------
@@ -1000,23 +1114,45 @@ def load_transactions(
     _check_separators(decimal, thousands)
     if time_zone is not None:
         _check_time_zone(time_zone)
+    if amount == "":  # the marker of text-only option files and the command line
+        amount = None
+    if amount is None and margin is not None:
+        raise ValueError(
+            f"margin={margin!r} with amount=None: a margin is a share of each order's amount; "
+            "give the amount column too, or leave out margin= for a count-only log"
+        )
     as_of_date = _as_date(as_of, "as_of") if as_of is not None else dt.date.today()
     min_date_ = _as_date(min_date, "min_date")
     notes: list[str] = []
     raw, label, is_csv = _read(source, separator, encoding, notes=notes)
-    wanted = _mapped_columns(raw, label, customer_id, date, amount, quantity, margin)
+    wanted = _mapped_columns(
+        raw, label, customer_id, date, amount, quantity, margin, category=category, status=status
+    )
+    if amount is None:
+        notes.append(
+            "the log has no amounts (amount=None): purchases are counted, spend and CLV are "
+            "unavailable" + ("; its column 'amount' was ignored" if "amount" in raw.columns else "")
+        )
     frame, n_blank = _rows_of(raw, wanted, is_csv, label)
 
     frame, ids = _id_stage(frame, customer_id)
     frame, dates = _date_stage(frame, date, date_format, time_zone, as_of_date, min_date_)
-    frame, amounts = _amount_stage(frame, amount, decimal, thousands)
-    stages = [ids, dates, amounts]
+    stages = [ids, dates]
+    if amount is not None:
+        frame, amounts = _amount_stage(frame, amount, decimal, thousands)
+        stages.append(amounts)
     if "quantity" in wanted:
         frame, quantities = _quantity_stage(frame, wanted["quantity"], decimal, thousands)
         stages.append(quantities)
     if "margin" in wanted:
         frame, margins = _margin_stage(frame, wanted["margin"], decimal, thousands)
         stages.append(margins)
+    if "category" in wanted:
+        frame, categories = _category_stage(frame)
+        stages.append(categories)
+    if "status" in wanted:
+        frame, statuses = _status_stage(frame, wanted["status"])
+        stages.append(statuses)
     frame, counts, problems = _run_stages(frame, stages, is_csv)
     if problems:
         raise TransactionDataError(problems, label)
@@ -1034,7 +1170,7 @@ def load_transactions(
 
     duplicate_rows, n_near = _duplicates(frame, keep_cols)
     n_dup = len(duplicate_rows)
-    n_zero = int(counts.pop("_zero_amounts"))  # type: ignore[call-overload]
+    n_zero = int(counts.pop("_zero_amounts", 0))  # type: ignore[call-overload]
     n_loss = int(counts.pop("_loss_orders", 0))  # type: ignore[call-overload]
     if n_loss:
         notes.append(f"kept {_rows(n_loss)} with a negative margin (orders sold at a loss)")
@@ -1050,7 +1186,8 @@ def load_transactions(
                 label,
             )
         dropped = pl.col(_ROW).is_in(duplicate_rows.implode())
-        n_zero -= int(frame.select((dropped & (pl.col("amount") == 0)).sum()).item())
+        if n_zero:
+            n_zero -= int(frame.select((dropped & (pl.col("amount") == 0)).sum()).item())
         frame = frame.filter(~dropped)
         n_dup_dropped = n_dup
         notes.append(f"dropped {n_dup:,} exact duplicate rows")
@@ -1079,6 +1216,7 @@ def load_transactions(
     notes += _notes(counts, n_blank, n_zero_ids, leading_zeros, n_near, time_zone)
 
     data = frame.drop(_ROW)
+    order_counts = _order_counts(data, notes)
     quality = DataQuality(
         source=label,
         rows_read=raw.height,
@@ -1090,10 +1228,40 @@ def load_transactions(
         blank_rows_dropped=n_blank,
         ids_differing_by_leading_zeros=n_zero_ids,
         near_duplicate_rows=n_near,
+        has_amounts=amount is not None,
         notes=tuple(notes),
+        **order_counts,
         **{k: int(v) for k, v in counts.items()},  # type: ignore[call-overload]
     )
     return TransactionLog(data=data, quality=quality)
+
+
+def _order_counts(data: pl.DataFrame, notes: list[str]) -> dict[str, int]:
+    """Counts of the category and status columns (of the rows kept), with a
+    note for each that is not zero."""
+    counts: dict[str, int] = {}
+    if "category" in data.columns:
+        n = data["category"].null_count()
+        counts["orders_without_category"] = n
+        if n:
+            notes.append(
+                f"{_rows(n)} with an empty category, kept with no category (grading per "
+                "category needs one for every order)"
+            )
+    if "status" in data.columns:
+        row = data.select(
+            (pl.col("status") == "cancelled").sum().alias("cancelled_orders"),
+            (pl.col("status") == "returned").sum().alias("returned_orders"),
+        ).row(0, named=True)
+        counts.update({k: int(v) for k, v in row.items()})
+        n_left_out = sum(counts[k] for k in ("cancelled_orders", "returned_orders"))
+        if n_left_out:
+            notes.append(
+                f"{counts['cancelled_orders']:,} cancelled and {counts['returned_orders']:,} "
+                "returned orders are kept in the log and left out of the summaries, which "
+                "count completed orders only"
+            )
+    return counts
 
 
 def _notes(
@@ -1161,11 +1329,16 @@ def _mapped_columns(
     label: str,
     customer_id: str,
     date: str,
-    amount: str,
+    amount: str | None,
     quantity: str | None,
     margin: str | None = None,
+    *,
+    category: str | None = None,
+    status: str | None = None,
 ) -> dict[str, str]:
-    """{role: column in the input}, or an error naming what is missing."""
+    """{role: column in the input}, or an error naming what is missing.
+
+    ``amount=None`` leaves the amount out (a count-only log)."""
     repeated = sorted({c.split("_duplicated_")[0] for c in raw.columns if "_duplicated_" in c})
     if repeated:
         raise TransactionDataError(
@@ -1178,11 +1351,17 @@ def _mapped_columns(
         )
     if quantity is None and "quantity" in raw.columns:
         quantity = "quantity"
-    wanted = {"customer_id": customer_id, "date": date, "amount": amount}
-    if quantity is not None:
-        wanted["quantity"] = quantity
-    if margin is not None:
-        wanted["margin"] = margin
+    wanted = {"customer_id": customer_id, "date": date}
+    if amount is not None:
+        wanted["amount"] = amount
+    for role, col in (
+        ("quantity", quantity),
+        ("margin", margin),
+        ("category", category),
+        ("status", status),
+    ):
+        if col is not None:
+            wanted[role] = col
     missing = [(role, col) for role, col in wanted.items() if col not in raw.columns]
     if missing:
         problems = []
@@ -1193,6 +1372,13 @@ def _mapped_columns(
                 if close
                 else f"pass {role}='<column name>' to say which column holds it"
             )
+            if role == "amount":
+                # a log without amounts is graded on purchases only, but never by accident
+                hint += (
+                    f"; or, if the log has no amounts at all: no amount column {col!r}; pass "
+                    'amount=None (amount_column="" on the command line) to grade on purchases '
+                    "only"
+                )
             problems.append(
                 f"column {col!r} ({role}) is missing; the columns are {raw.columns}; {hint}"
             )

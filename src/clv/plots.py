@@ -113,10 +113,12 @@ def _annotate(ax: Axes, values: np.ndarray, text: list[list[str]], norm: np.ndar
 
 
 def tier_distribution(tier_table: pl.DataFrame, ax: Axes | None = None, lang: str = "en") -> Axes:
-    """Grouped bars per tier: shares of customers, of predicted CLV and (when
-    present) of past revenue. Takes :meth:`clv.Grading.tier_table`."""
+    """Grouped bars per tier: shares of customers, of predicted CLV (of
+    expected purchases for a log without amounts) and (when present) of past
+    revenue. Takes :meth:`clv.Grading.tier_table`."""
     ax = _axes(ax)
-    keys = [k for k in ("share_customers", "share_clv", "share_revenue") if k in tier_table.columns]
+    shares = ("share_customers", "share_clv", "share_expected_purchases", "share_revenue")
+    keys = [k for k in shares if k in tier_table.columns]
     x = np.arange(tier_table.height)
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
@@ -138,9 +140,13 @@ def lorenz_curve(
     tier_names: list[str] | None = None,
     ax: Axes | None = None,
     lang: str = "en",
+    measure: str = "clv",
 ) -> Axes:
     """Cumulative share of predicted value against the share of customers,
-    highest value first, with the tier cuts marked."""
+    highest value first, with the tier cuts marked. ``measure="expected_purchases"``
+    labels the curve as one of expected purchases (a log without amounts,
+    graded on :attr:`clv.Grading.graded_on`)."""
+    purchases = measure == "expected_purchases"
     ax = _axes(ax, (6.0, 5.0))
     v = np.sort(np.asarray(values, dtype=float))[::-1]
     cumulative = np.concatenate([[0.0], np.cumsum(v) / v.sum()])
@@ -171,15 +177,15 @@ def lorenz_curve(
             )
             previous = position
         ax.text((previous + 1) / 2, 0.03, names[-1], ha="center", fontsize=8)
-    ax.set_xlabel(label("cum_customers", lang))
-    ax.set_ylabel(label("cum_clv", lang))
+    ax.set_xlabel(label("cum_customers_purchases" if purchases else "cum_customers", lang))
+    ax.set_ylabel(label("cum_expected_purchases" if purchases else "cum_clv", lang))
     ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.legend(frameon=False, fontsize=8, loc="center right")
     ax.spines[["top", "right"]].set_visible(False)
-    _title(ax, "lorenz_curve", lang)
+    _title(ax, "lorenz_curve_purchases" if purchases else "lorenz_curve", lang)
     return ax
 
 
@@ -189,9 +195,12 @@ def clv_histogram(
     ax: Axes | None = None,
     lang: str = "en",
     currency: str = "",
+    measure: str = "clv",
 ) -> Axes:
     """Histogram of predicted CLV on a log scale, with the tier thresholds;
-    the axis names the ``currency`` when one is given."""
+    the axis names the ``currency`` when one is given. With
+    ``measure="expected_purchases"`` (a log without amounts) the values are
+    expected purchases over the horizon, and the axis says so (no currency)."""
     ax = _axes(ax)
     v = np.asarray(values, dtype=float)
     positive = v[v > 0]
@@ -202,10 +211,13 @@ def clv_histogram(
     ax.set_xscale("log")
     for t in thresholds if thresholds is not None else []:
         ax.axvline(t, color="C3", lw=1)
-    ax.set_xlabel(_money(label("clv", lang), currency, lang))
+    if measure == "expected_purchases":
+        ax.set_xlabel(label("expected_purchases", lang))
+    else:
+        ax.set_xlabel(_money(label("clv", lang), currency, lang))
     ax.set_ylabel(label("customers", lang))
     ax.spines[["top", "right"]].set_visible(False)
-    _title(ax, "clv_histogram", lang)
+    _title(ax, "expected_purchases_histogram" if measure != "clv" else "clv_histogram", lang)
     return ax
 
 
@@ -288,9 +300,10 @@ def value_risk_heatmap(
     lang: str = "en",
     currency: str = "",
 ) -> Axes:
-    """Tier x churn-risk heatmap of ``customers`` or ``clv`` (from
-    :meth:`clv.Grading.grid`), each cell annotated; a ``clv`` map names the
-    ``currency`` in its title when one is given."""
+    """Tier x churn-risk heatmap of ``customers``, ``clv`` or (a log without
+    amounts) ``expected_purchases`` (from :meth:`clv.Grading.grid`), each cell
+    annotated; a ``clv`` map names the ``currency`` in its title when one is
+    given."""
     ax = _axes(ax, (6.0, 4.5))
     tiers = grid.select("tier_rank", "tier_name").unique().sort("tier_rank")["tier_name"].to_list()
     bands = grid["risk_band_name"].unique(maintain_order=True).to_list()
@@ -304,7 +317,8 @@ def value_risk_heatmap(
     ax.set_yticks(range(len(tiers)), _plain(tiers))
     ax.set_xlabel(label("risk_band", lang))
     ax.set_ylabel(label("tier", lang))
-    _title(ax, "value_risk_clv" if value == "clv" else "value_risk_customers", lang)
+    titles = {"clv": "value_risk_clv", "expected_purchases": "value_risk_expected_purchases"}
+    _title(ax, titles.get(value, "value_risk_customers"), lang)
     if value == "clv" and currency:
         ax.set_title(_money(ax.get_title(), currency, lang))
     return ax

@@ -30,6 +30,18 @@ in weeks as days / 7. Monthly periods are counted in calendar months and need
 
 Every summary carries a ``time_unit`` column so the models and scores know the
 unit of ``recency`` and ``T`` without being told again.
+
+A count-only log (loaded with ``amount=None``: no ``amount`` column) gives the
+same summaries without the spend columns: ``monetary_value`` and ``revenue``
+(``*_cal`` and ``*_holdout`` in :func:`calibration_holdout`) are absent, not
+null, so that nothing downstream mistakes a missing amount for a zero one;
+every other column is identical to the summary of the same log with amounts.
+
+A log with a ``status`` column (see :func:`clv.load_transactions`) is
+summarised on its completed orders only: cancelled and returned orders are
+not purchases. They are counted in the log's ``quality``
+(``cancelled_orders``, ``returned_orders``) and by :func:`window_counts`
+(``orders_not_completed``).
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from clv.data import MAX_AMOUNT, TransactionLog, _as_date
+from clv.data import MAX_AMOUNT, ORDER_STATUSES, TransactionLog, _as_date
 
 __all__ = [
     "DAYS_PER_UNIT",
@@ -59,7 +71,10 @@ _TRUNCATE = {"D": "1d", "W": "1w", "M": "1mo"}  # polars weeks start on Monday, 
 TimeUnitEnum = pl.Enum(["D", "W", "M"])
 
 
-def _frame(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+def _all_orders(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Every order of the log, whatever its status, as a LazyFrame with at
+    least ``customer_id`` and ``date`` (``amount`` absent from a count-only
+    log); statuses, where there is a column of them, are checked."""
     if isinstance(transactions, TransactionLog):
         return transactions.lazy()
     if isinstance(transactions, pl.DataFrame):
@@ -70,13 +85,37 @@ def _frame(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.Laz
             "(from clv.load_transactions) or a polars frame with customer_id, date, amount"
         )
     names = transactions.collect_schema().names()
-    missing = [c for c in ("customer_id", "date", "amount") if c not in names]
+    missing = [c for c in ("customer_id", "date") if c not in names]
     if missing:
         raise ValueError(
             f"transactions lack the columns {missing}; load the log with "
             "clv.load_transactions(..., customer_id=, date=, amount=) to map its column names"
         )
+    if "status" in names:
+        values = transactions.select(pl.col("status").cast(pl.String).unique()).collect()
+        unknown = sorted(set(values["status"].drop_nulls()) - set(ORDER_STATUSES))
+        if unknown or values["status"].null_count():
+            shown = unknown + (["(empty)"] if values["status"].null_count() else [])
+            raise ValueError(
+                f"order status values {shown} are not known; the summaries count completed "
+                f"orders only, so every status must be one of {', '.join(ORDER_STATUSES)}: "
+                "load the log with clv.load_transactions(..., status=<column>), which reads "
+                "the other spellings"
+            )
     return transactions
+
+
+def _frame(transactions: TransactionLog | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The purchases of a log: its completed orders where it has a ``status``
+    column (the others are counted by :func:`window_counts`), else every row."""
+    lf = _all_orders(transactions)
+    if "status" in lf.collect_schema().names():
+        lf = lf.filter(pl.col("status").cast(pl.String) == "completed")
+    return lf
+
+
+def _has_amounts(lf: pl.LazyFrame) -> bool:
+    return "amount" in lf.collect_schema().names()
 
 
 def _is_spark(obj: object) -> bool:
@@ -174,30 +213,48 @@ def _collect(query: pl.LazyFrame, transactions: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _per_period(lf: pl.LazyFrame, freq: str) -> pl.LazyFrame:
-    """One row per customer and purchase period, amounts summed (in micros)."""
-    return lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period")).agg(
-        _micros(pl.col("amount")).sum().alias("micros")
-    )
+    """One row per customer and purchase period, amounts summed (in micros;
+    no ``micros`` column for a count-only log)."""
+    per = lf.group_by("customer_id", _period(pl.col("date"), freq).alias("period"))
+    if _has_amounts(lf):
+        return per.agg(_micros(pl.col("amount")).sum().alias("micros"))
+    return per.agg(pl.len().alias("_orders")).drop("_orders")
 
 
 def _summarise_periods(periods: pl.LazyFrame, end_period: dt.date, freq: str) -> pl.LazyFrame:
-    """Per customer summary with recency and T in days (or months)."""
+    """Per customer summary with recency and T in days (or months); the spend
+    columns only where the periods carry amounts."""
+    money = "micros" in periods.collect_schema().names()
+    sums = (
+        [
+            pl.col("micros").sum().alias("_total"),
+            pl.col("micros").sort_by("period").first().alias("_first_micros"),
+        ]
+        if money
+        else []
+    )
+    spend = (
+        [
+            (pl.col("_total") - pl.col("_first_micros")).alias("monetary_value"),
+            pl.col("_total").alias("revenue"),
+        ]
+        if money
+        else []
+    )
     return (
         periods.group_by("customer_id")
         .agg(
             pl.col("period").min().alias("_first"),
             pl.col("period").max().alias("_last"),
             (pl.len() - 1).cast(pl.Int64).alias("frequency"),
-            pl.col("micros").sum().alias("_total"),
-            pl.col("micros").sort_by("period").first().alias("_first_micros"),
+            *sums,
         )
         .select(
             "customer_id",
             "frequency",
             _elapsed(pl.col("_last"), pl.col("_first"), freq).alias("recency"),
             _elapsed(pl.lit(end_period), pl.col("_first"), freq).alias("T"),
-            (pl.col("_total") - pl.col("_first_micros")).alias("monetary_value"),
-            pl.col("_total").alias("revenue"),
+            *spend,
         )
     )
 
@@ -206,6 +263,7 @@ def _to_money(frame: pl.DataFrame, columns: dict[str, str | None]) -> pl.DataFra
     """Turn summed micros into currency with numpy's correctly rounded division
     (see :func:`_in_unit`): ``{column: count column to average over, or None}``."""
     converted = []
+    columns = {k: v for k, v in columns.items() if k in frame.columns}
     for column, count in columns.items():
         values = frame[column].cast(pl.Float64).to_numpy() / _MICROS
         if count is not None:
@@ -228,7 +286,9 @@ def summarize(
     ----------
     transactions
         A :class:`~clv.data.TransactionLog` or a polars frame with
-        ``customer_id``, ``date`` and ``amount``.
+        ``customer_id``, ``date`` and ``amount`` (no ``amount`` for a
+        count-only log); with a ``status`` column, only its completed orders
+        are summarised.
     freq
         Period in which purchases are merged: ``"D"``, ``"W"`` or ``"M"``.
     time_unit
@@ -242,7 +302,8 @@ def summarize(
     polars.DataFrame
         One row per customer, sorted by ``customer_id``: ``customer_id``,
         ``frequency`` (Int64), ``recency``, ``T``, ``monetary_value``,
-        ``revenue`` (Float64) and ``time_unit``.
+        ``revenue`` (Float64) and ``time_unit``; a count-only log has no
+        ``monetary_value`` and ``revenue``.
 
     Examples
     --------
@@ -300,7 +361,9 @@ def calibration_holdout(
         ``monetary_value_holdout`` (mean amount per holdout purchase period, 0
         when none), ``revenue_holdout`` (total amount in the holdout),
         ``duration_holdout`` (holdout length in ``time_unit``) and
-        ``time_unit``.
+        ``time_unit``. A count-only log has none of the ``monetary_value_*``
+        and ``revenue_*`` columns; a log with statuses is split on its
+        completed orders.
     """
     if _is_spark(transactions):  # a Spark DataFrame: split on Spark
         from clv import spark
@@ -327,13 +390,14 @@ def calibration_holdout(
     cal = _summarise_periods(
         _per_period(lf.filter(day <= cal_end), freq), cal_end_period, freq
     ).rename(lambda c: c if c == "customer_id" else f"{c}_cal")
+    money = _has_amounts(lf)
+    spend = ["monetary_value_holdout", "revenue_holdout"] if money else []
     holdout = (
         _per_period(lf.filter((day > cal_end) & (day <= obs_end)), freq)
         .group_by("customer_id")
         .agg(
             pl.len().cast(pl.Int64).alias("frequency_holdout"),
-            pl.col("micros").sum().alias("monetary_value_holdout"),
-            pl.col("micros").sum().alias("revenue_holdout"),
+            *(pl.col("micros").sum().alias(c) for c in spend),
         )
     )
     duration = pl.select(_elapsed(pl.lit(obs_end_period), pl.lit(cal_end_period), freq)).item()
@@ -341,8 +405,7 @@ def calibration_holdout(
         cal.join(holdout, on="customer_id", how="left")
         .with_columns(
             pl.col("frequency_holdout").fill_null(0),
-            pl.col("monetary_value_holdout").fill_null(0),
-            pl.col("revenue_holdout").fill_null(0),
+            *(pl.col(c).fill_null(0) for c in spend),
             pl.lit(duration, dtype=pl.Float64).alias("duration_holdout"),
             pl.lit(time_unit, dtype=TimeUnitEnum).alias("time_unit"),
         )
@@ -362,7 +425,15 @@ def calibration_holdout(
 
 @dataclass(frozen=True)
 class WindowCounts:
-    """Where each transaction of a log falls relative to the windows of a run."""
+    """Where each transaction of a log falls relative to the windows of a run.
+
+    ``transactions == orders_not_completed + in_calibration + in_holdout +
+    after_observation_end``: the windows count purchases (completed orders
+    where the log has statuses), ``orders_not_completed`` the cancelled and
+    returned orders the summaries leave out. ``customers`` counts every
+    customer of the log, ``customers_first_seen_after_calibration`` those
+    whose first purchase is after the calibration window.
+    """
 
     transactions: int
     customers: int
@@ -370,6 +441,7 @@ class WindowCounts:
     in_holdout: int
     after_observation_end: int
     customers_first_seen_after_calibration: int
+    orders_not_completed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -400,19 +472,24 @@ def window_counts(
             "window must end on or before the observation end"
         )
     day = pl.col("date").dt.date()
-    first_day = day.min().over("customer_id")
+    lf = _all_orders(transactions)
+    if "status" in lf.collect_schema().names():
+        sold = pl.col("status").cast(pl.String) == "completed"
+    else:
+        sold = pl.lit(True)
+    first_day = day.filter(sold).min().over("customer_id")
     row = (
-        _frame(transactions)
-        .select(
+        lf.select(
             pl.len().alias("transactions"),
             pl.col("customer_id").n_unique().alias("customers"),
-            (day <= cal_end).sum().alias("in_calibration"),
-            ((day > cal_end) & (day <= obs_end)).sum().alias("in_holdout"),
-            (day > obs_end).sum().alias("after_observation_end"),
+            (sold & (day <= cal_end)).sum().alias("in_calibration"),
+            (sold & (day > cal_end) & (day <= obs_end)).sum().alias("in_holdout"),
+            (sold & (day > obs_end)).sum().alias("after_observation_end"),
             pl.col("customer_id")
             .filter(first_day > cal_end)
             .n_unique()
             .alias("customers_first_seen_after_calibration"),
+            (~sold).sum().alias("orders_not_completed"),
         )
         .collect()
         .row(0, named=True)

@@ -47,6 +47,14 @@ Wangenheim (2008, "Instant customer base analysis", Journal of Marketing
 72(3)) apply to active/inactive classifications.
 ``p_no_purchase = 1 - p_active`` is the column to cut churn-risk bands on
 (higher is riskier, like ``churn_probability``).
+
+Count-only logs
+---------------
+A summary of a log without amounts (no ``monetary_value`` and ``revenue``,
+see :func:`clv.summarize`) is scored on purchases only: the purchase columns
+(``expected_purchases``, ``p_alive``, ``churn_probability``, ``p_active``,
+``p_no_purchase``) and no ``expected_order_value`` or ``clv``. Asking for a
+value all the same (a spend model, a margin, ``value=True``) is an error.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ def score(
     steps_per_year: int = 12,
     margin: float | None = None,
     activity_horizon_days: float | None = None,
+    value: bool | None = None,
 ) -> pl.DataFrame:
     """Score every customer of a summary.
 
@@ -103,6 +112,12 @@ def score(
     activity_horizon_days
         Horizon of ``p_active`` and ``p_no_purchase``, in days; the
         prediction horizon ``horizon_days`` when not given.
+    value
+        Whether to value the purchases (``expected_order_value``, ``clv``):
+        None (the default) values them when the summary has amounts and
+        scores purchases only when it has none (a count-only log); True
+        insists (an error for a count-only summary without a spend model);
+        False scores purchases only.
 
     Returns
     -------
@@ -112,10 +127,23 @@ def score(
         (probability of at least one purchase within the activity horizon),
         ``p_no_purchase`` (1 - ``p_active``, the column for churn-risk
         bands), ``expected_order_value`` (currency per order) and ``clv`` (discounted,
-        currency), one row per customer, in the summary's order.
+        currency), one row per customer, in the summary's order. Scored on
+        purchases only (a count-only summary, or ``value=False``), there is
+        no ``expected_order_value`` and no ``clv``.
+
+    Raises
+    ------
+    ValueError
+        For options that are not valid, a summary in another time unit than
+        the model, or a value asked of a count-only summary.
     """
     if _is_spark(summary):  # a Spark summary: scored on the cluster
         options = dict(locals())
+        if options.pop("value") is not None:
+            raise ValueError(
+                "value= is not taken for a Spark summary; leave it out (a Spark summary is "
+                "scored with its values)"
+            )
         from clv import spark
 
         return spark.score(**options)
@@ -136,6 +164,24 @@ def score(
     if margin is not None and not (isinstance(margin, int | float) and 0 < margin <= 1):
         raise ValueError(f"margin={margin!r}; give the gross margin as a share, e.g. 0.3")
     names = _columns(summary)
+    mv = names["monetary_value"]
+    revenue = "revenue" if "revenue" in summary.columns else "revenue_cal"
+    has_amounts = mv in summary.columns or revenue in summary.columns
+    if value is None:
+        value = has_amounts or spend_model is not None or margin is not None
+    if not value and (spend_model is not None or margin is not None):
+        given = "spend_model" if spend_model is not None else "margin="
+        raise ValueError(
+            f"value=False scores purchases only, but {given} was given to value them; leave "
+            f"out {given} or value=False"
+        )
+    if value and not has_amounts:
+        raise ValueError(
+            "the summary has no amounts (a count-only log: no monetary_value or revenue "
+            "column), so there is no spend to value: CLV needs a spend model fitted on a log "
+            "with amounts; score without spend_model=, margin= and value=True to get the "
+            "purchase predictions (expected_purchases, p_alive) and grade on expected purchases"
+        )
     if "time_unit" in summary.columns:
         units = summary["time_unit"].cast(pl.String).unique().to_list()
         if units != [purchase_model.time_unit]:
@@ -167,8 +213,15 @@ def score(
         pl.Series(name, values[history_of_row]) for name, values in purchases.items()
     )
 
-    mv = names["monetary_value"]
-    revenue = "revenue" if "revenue" in summary.columns else "revenue_cal"
+    purchase_columns = [
+        "expected_purchases",
+        "p_alive",
+        (1.0 - pl.col("p_alive")).alias("churn_probability"),
+        (1.0 - pl.col("p_no_purchase")).alias("p_active"),
+        "p_no_purchase",
+    ]
+    if not value:
+        return scored.select(*summary.columns, *purchase_columns)
     if spend_model is not None:
         if mv not in summary.columns:
             raise ValueError("the summary has no monetary_value column for the spend model")
@@ -193,20 +246,16 @@ def score(
             "give a spend_model or a summary with monetary_value to value the purchases"
         )
     revenue_value = pl.col("expected_order_value") * pl.col("_discounted_purchases")
-    value = (
+    value_columns = (
         [revenue_value.alias("clv")]
         if margin is None
         else [(revenue_value * margin).alias("clv"), revenue_value.alias("clv_revenue")]
     )
     return scored.select(
         *summary.columns,
-        "expected_purchases",
-        "p_alive",
-        (1.0 - pl.col("p_alive")).alias("churn_probability"),
-        (1.0 - pl.col("p_no_purchase")).alias("p_active"),
-        "p_no_purchase",
+        *purchase_columns,
         "expected_order_value",
-        *value,
+        *value_columns,
     )
 
 

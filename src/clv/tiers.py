@@ -25,10 +25,18 @@ Grounding methods (``[grounding] method``):
     on any score column, e.g. ``score = "revenue"``.
 
 A customer whose score equals a threshold belongs to the higher tier.
+
+Count-only logs (no amounts, so no ``clv`` column in the scores) are graded on
+``expected_purchases`` over the horizon: :func:`grade` takes the column to
+grade on as ``value=`` (by default the scheme's score, ``clv``, when the
+scores have it, else ``expected_purchases``), and the tier table and the value
+x risk grid then report shares and sums of expected purchases instead of
+predicted value. :attr:`Grading.graded_on` records the column graded on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import math
@@ -868,6 +876,14 @@ class Grading:
     min_tier_customers: int = 5
     min_tier_share: float = 0.01
     indistinct_within: float | None = None
+    graded_on: str = "clv"
+
+    @property
+    def measure(self) -> str:
+        """The column the tier table and the grid sum up: ``clv`` when the
+        customers have predicted values, else ``expected_purchases`` (a
+        count-only log)."""
+        return "clv" if "clv" in self.customers.columns else "expected_purchases"
 
     def sparse_tiers(self) -> pl.DataFrame:
         """One row per tier with no customers or too few (fewer than
@@ -964,17 +980,23 @@ class Grading:
 
     def tier_table(self) -> pl.DataFrame:
         """Per tier: threshold, customers, shares of customers, of predicted
-        CLV and of past revenue, mean and total CLV, mean P(alive)."""
+        CLV and of past revenue, mean and total CLV, mean P(alive).
+
+        Without predicted values (a count-only log) the CLV columns are of
+        expected purchases instead: ``expected_purchases_total``,
+        ``expected_purchases_mean`` and ``share_expected_purchases``; there
+        is no past revenue either."""
         c = self.customers
+        m = self.measure
         totals = c.select(
             pl.len().alias("n"),
-            pl.col("clv").sum().alias("clv"),
+            pl.col(m).sum().alias(m),
             pl.col("revenue").sum().alias("revenue") if "revenue" in c.columns else pl.lit(None),
         ).row(0, named=True)
         per = c.group_by("tier_rank").agg(
             pl.len().alias("customers"),
-            pl.col("clv").sum().alias("clv_total"),
-            pl.col("clv").mean().alias("clv_mean"),
+            pl.col(m).sum().alias(f"{m}_total"),
+            pl.col(m).mean().alias(f"{m}_mean"),
             pl.col("p_alive").mean().alias("p_alive_mean"),
             *([pl.col("revenue").sum().alias("revenue_total")] if "revenue" in c.columns else []),
         )
@@ -990,7 +1012,7 @@ class Grading:
         frame = frame.with_columns(
             pl.col("customers").fill_null(0),
             (pl.col("customers").fill_null(0) / totals["n"]).alias("share_customers"),
-            (pl.col("clv_total").fill_null(0) / totals["clv"]).alias("share_clv"),
+            (pl.col(f"{m}_total").fill_null(0) / totals[m]).alias(f"share_{m}"),
         )
         if "revenue_total" in frame.columns:
             frame = frame.with_columns(
@@ -1000,9 +1022,12 @@ class Grading:
 
     def grid(self) -> pl.DataFrame:
         """Tier x risk band: customers, predicted CLV in the cell (value at stake
-        where the band is not the healthiest) and the action for the cell."""
+        where the band is not the healthiest) and the action for the cell;
+        expected purchases (``expected_purchases``) in place of ``clv`` for a
+        count-only log."""
+        m = self.measure
         cells = self.customers.group_by("tier", "risk_band").agg(
-            pl.len().alias("customers"), pl.col("clv").sum().alias("clv")
+            pl.len().alias("customers"), pl.col(m).sum().alias(m)
         )
         rows = [
             {
@@ -1019,7 +1044,7 @@ class Grading:
         return (
             pl.DataFrame(rows)
             .join(cells, on=["tier", "risk_band"], how="left")
-            .with_columns(pl.col("customers").fill_null(0), pl.col("clv").fill_null(0.0))
+            .with_columns(pl.col("customers").fill_null(0), pl.col(m).fill_null(0.0))
         )
 
     def status_counts(self) -> pl.DataFrame:
@@ -1033,11 +1058,13 @@ class Grading:
             f"customers graded on {self.scheme.score!r} by {self.scheme.method}"
         ]
         table = self.tier_table()
+        m = self.measure
+        share = "CLV share" if m == "clv" else "purchase share"
         for row in table.iter_rows(named=True):
             threshold = "" if row["threshold"] is None else f">= {row['threshold']:,.2f}"
             lines.append(
                 f"  {row['tier_name']:<10} {threshold:<14} {row['customers']:>8,} customers "
-                f"{row['share_customers']:>6.1%}  CLV share {row['share_clv']:>6.1%}  "
+                f"{row['share_customers']:>6.1%}  {share} {row[f'share_{m}']:>6.1%}  "
                 f"mean P(alive) {row['p_alive_mean'] or 0:.2f}"
             )
         if self.stability is not None:
@@ -1065,6 +1092,7 @@ def grade(
     indistinct_within: float | None = 0.05,
     min_tier_customers: int = 5,
     min_tier_share: float = 0.01,
+    value: str | None = None,
 ) -> Grading:
     """Grade scored customers with a tier scheme.
 
@@ -1099,8 +1127,9 @@ def grade(
     ----------
     scores
         Output of :func:`clv.score` (or any frame with ``customer_id``, the
-        scheme's score column, ``p_alive``, ``churn_probability``, ``clv``,
-        ``frequency`` and ``T``).
+        column graded on, ``p_alive``, the scheme's risk column
+        (``churn_probability`` or ``p_no_purchase``), ``clv`` or
+        ``expected_purchases``, ``frequency`` and ``T``).
     scheme
         A :class:`Scheme`, the name of a packaged scheme or a TOML path.
     lang
@@ -1122,10 +1151,17 @@ def grade(
     min_tier_customers, min_tier_share
         A tier with fewer customers, or a smaller share of them, is reported
         by :meth:`Grading.sparse_tiers`.
+    value
+        The column to grade on (the scheme's ``score`` is replaced by it).
+        None (the default): the scheme's score; when that is ``clv`` and the
+        scores have no ``clv`` (a count-only log), ``expected_purchases``
+        over the horizon. A ``fixed`` scheme's thresholds are in the unit of
+        its own score, so it is never switched to another column unasked.
 
     Returns
     -------
     Grading
+        :attr:`Grading.graded_on` names the column graded on.
     """
     if not isinstance(scheme, Scheme):
         scheme = load_scheme(scheme)
@@ -1139,7 +1175,9 @@ def grade(
         raise ValueError(f"min_tier_customers={min_tier_customers!r}; give a whole number")
     if not 0 <= min_tier_share <= 1:
         raise ValueError(f"min_tier_share={min_tier_share!r}; give a share within [0, 1]")
-    needed = {"customer_id", scheme.score, scheme.risk_score, "p_alive", "clv", "frequency", "T"}
+    scheme = _graded_scheme(scores, scheme, value)
+    measure = "clv" if "clv" in scores.columns else "expected_purchases"
+    needed = {"customer_id", scheme.score, scheme.risk_score, "p_alive", measure, "frequency", "T"}
     missing = sorted(needed - set(scores.columns))
     if missing:
         raise ValueError(
@@ -1262,7 +1300,36 @@ def grade(
         min_tier_customers=min_tier_customers,
         min_tier_share=min_tier_share,
         indistinct_within=indistinct_within if n_bootstrap > 0 else None,
+        graded_on=scheme.score,
     )
+
+
+def _graded_scheme(scores: pl.DataFrame, scheme: Scheme, value: str | None) -> Scheme:
+    """The scheme with the column to grade on as its score (see :func:`grade`)."""
+    columns = scores.columns
+    if value is not None:
+        if not isinstance(value, str) or value not in columns:
+            raise ValueError(
+                f"value={value!r} is not a column of the scores; give one of "
+                f"{[c for c in columns if c != 'customer_id']}"
+            )
+        return scheme if value == scheme.score else dataclasses.replace(scheme, score=value)
+    if scheme.score in columns or scheme.score != "clv":
+        return scheme
+    if "expected_purchases" not in columns:
+        raise ValueError(
+            "the scores lack the columns ['clv', 'expected_purchases']: they have neither "
+            f"(their columns are {columns}); grade the output of clv.score, or pass "
+            "value='<column>' naming the column to grade on"
+        )
+    if scheme.method == "fixed":
+        raise ValueError(
+            f"scheme {scheme.id!r} has fixed thresholds on 'clv', but the scores have no clv "
+            "(a log without amounts); its thresholds cannot be read as expected purchases: "
+            "use a scheme grounded by value_share or quantile, or pass "
+            "value='expected_purchases' with thresholds in purchases"
+        )
+    return dataclasses.replace(scheme, score="expected_purchases")
 
 
 # ---------------------------------------------------------------------------
