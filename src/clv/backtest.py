@@ -20,6 +20,14 @@ holdout value. Ties in a ranking are broken by customer id, so results are
 reproducible. Paired bootstrap intervals on the differences between rankings
 (:func:`compare_rankings`) say which differences are more than the luck of
 which customers happened to be in the holdout.
+
+A log without amounts (count-only) has no value to predict or to observe: its
+back-test ranks purchases. The grading is on expected purchases over the
+holdout, the outcome is the number of holdout purchase periods
+(``frequency_holdout``), and the rankings are ``expected_purchases``,
+``past_purchases`` (repeat purchases in the calibration window) and ``rfm``
+(recency and frequency quartiles only, 2-8); the tier table reports holdout
+purchases, and :attr:`BacktestResult.graded_on` says ``expected_purchases``.
 """
 
 from __future__ import annotations
@@ -47,7 +55,15 @@ from clv.models import (
     fit_purchase_model_with_fallback,
     fit_spend_model,
 )
-from clv.rfm import DAYS_PER_UNIT, Freq, _elapsed, _end_period, _frame, calibration_holdout
+from clv.rfm import (
+    DAYS_PER_UNIT,
+    Freq,
+    _elapsed,
+    _end_period,
+    _frame,
+    _is_spark,
+    calibration_holdout,
+)
 from clv.scoring import score
 from clv.tiers import Grading, Scheme, grade
 
@@ -64,6 +80,7 @@ __all__ = [
 ]
 
 _CAL_COLUMNS = ("frequency", "recency", "T", "monetary_value", "revenue")
+_COUNT_COLUMNS = ("frequency", "recency", "T")  # of a log without amounts
 
 
 def rfm_score(summary: pl.DataFrame) -> pl.Series:
@@ -72,20 +89,20 @@ def rfm_score(summary: pl.DataFrame) -> pl.Series:
     R: quartile of time since the last purchase (``T - recency``; the most
     recent quarter scores 4), F: quartile of ``frequency``, M: quartile of
     ``revenue``. Quartiles come from average ranks, so tied customers share a
-    quartile.
+    quartile. A summary without ``revenue`` (a log without amounts) scores
+    R and F only (2-8).
     """
     n = summary.height
 
     def quartile(expr: pl.Expr) -> pl.Expr:
         return (expr.rank("average") / n * 4).ceil().clip(1, 4).cast(pl.Int64)
 
-    return summary.select(
-        (
-            quartile(-(pl.col("T") - pl.col("recency")))
-            + quartile(pl.col("frequency").cast(pl.Float64))
-            + quartile(pl.col("revenue"))
-        ).alias("rfm_score")
-    ).to_series()
+    score = quartile(-(pl.col("T") - pl.col("recency"))) + quartile(
+        pl.col("frequency").cast(pl.Float64)
+    )
+    if "revenue" in summary.columns:
+        score = score + quartile(pl.col("revenue"))
+    return summary.select(score.alias("rfm_score")).to_series()
 
 
 def _top(frame: pl.DataFrame, column: str, k: int) -> set[str]:
@@ -435,6 +452,33 @@ def holdout_by_frequency(customers: pl.DataFrame, censor: int = 7) -> pl.DataFra
     )
 
 
+def _tracking_counts(
+    lf: pl.LazyFrame, cal_end: dt.date, obs_end: dt.date
+) -> tuple[dt.date, pl.DataFrame, pl.DataFrame]:
+    """The inputs of :func:`tracking`: the first purchase day of the
+    customers acquired by ``cal_end`` (``start``), repeat purchase days per
+    week since then (``w``, ``n``) and customers per first-purchase day
+    (``b`` days after ``start``, ``n``)."""
+    days = (
+        lf.filter(pl.col("date").dt.date() <= obs_end)
+        .select("customer_id", pl.col("date").dt.date().alias("day"))
+        .unique()
+        .with_columns(pl.col("day").min().over("customer_id").alias("first"))
+        .filter(pl.col("first") <= cal_end)
+        .collect()
+    )
+    start = days["first"].min()
+    actual = (
+        days.filter(pl.col("day") > pl.col("first"))
+        .group_by(((pl.col("day") - start).dt.total_days() // 7).alias("w"))
+        .agg(pl.len().alias("n"))
+    )
+    births = days.group_by((pl.col("first") - start).dt.total_days().alias("b")).agg(
+        pl.col("customer_id").n_unique().alias("n")
+    )
+    return start, actual, births
+
+
 def tracking(
     transactions: TransactionLog | pl.DataFrame | pl.LazyFrame,
     purchase_model: PurchaseModelResults,
@@ -452,27 +496,17 @@ def tracking(
     """
     cal_end = _as_date(calibration_end, "calibration_end")
     obs_end = _as_date(observation_end, "observation_end")
-    lf = _frame(transactions)
-    days = (
-        lf.filter(pl.col("date").dt.date() <= obs_end)
-        .select("customer_id", pl.col("date").dt.date().alias("day"))
-        .unique()
-        .with_columns(pl.col("day").min().over("customer_id").alias("first"))
-        .filter(pl.col("first") <= cal_end)
-        .collect()
-    )
-    start = days["first"].min()
+    if type(transactions).__module__ == "clv.spark" or _is_spark(transactions):
+        from clv import spark  # a log kept on Spark: the weekly counts come back
+
+        start, actual, births = spark.tracking_counts(
+            transactions, calibration_end=cal_end, observation_end=obs_end
+        )
+    else:
+        start, actual, births = _tracking_counts(_frame(transactions), cal_end, obs_end)
     n_weeks = (obs_end - start).days // 7 + 1
-    actual = (
-        days.filter(pl.col("day") > pl.col("first"))
-        .group_by(((pl.col("day") - start).dt.total_days() // 7).alias("w"))
-        .agg(pl.len().alias("n"))
-    )
     actual_counts = np.zeros(n_weeks)
     actual_counts[actual["w"].to_numpy()] = actual["n"].to_numpy()
-    births = days.group_by((pl.col("first") - start).dt.total_days().alias("b")).agg(
-        pl.col("customer_id").n_unique().alias("n")
-    )
     unit_days = DAYS_PER_UNIT[purchase_model.time_unit]
     week_end_days = np.minimum(np.arange(1, n_weeks + 1) * 7, (obs_end - start).days + 1)
     ages = (week_end_days[None, :] - births["b"].to_numpy()[:, None]) / unit_days
@@ -516,6 +550,12 @@ class BacktestResult:
     independence: IndependenceCheck | None
     by_frequency: pl.DataFrame
     tracking: pl.DataFrame
+    graded_on: str = "clv"  # expected_purchases for a log without amounts
+
+    @property
+    def counts_only(self) -> bool:
+        """Whether the back-test ranks purchases (a log without amounts)."""
+        return self.graded_on != "clv"
 
     def summary(self) -> str:
         """Plain-text summary of the back-test."""
@@ -523,7 +563,12 @@ class BacktestResult:
             f"back-test: calibration to {self.calibration_end}, holdout to "
             f"{self.observation_end} ({self.holdout_days:.0f} days), "
             f"{self.customers.height:,} customers, {self.purchase_model.model}"
-            + (" + Gamma-Gamma" if self.spend_model is not None else " (no spend model)"),
+            + (" + Gamma-Gamma" if self.spend_model is not None else " (no spend model)")
+            + (
+                "; the log has no amounts: rankings of purchases, holdout value unavailable"
+                if self.counts_only
+                else ""
+            ),
             "",
             "top-group comparison (higher capture and spearman, lower missed are better):",
         ]
@@ -545,6 +590,14 @@ class BacktestResult:
         lines.append("")
         lines.append("holdout outcome per tier:")
         for row in self.tiers.iter_rows(named=True):
+            if self.counts_only:
+                lines.append(
+                    f"  {row['tier_name']:<10} {row['customers']:>7,} customers  mean holdout "
+                    f"purchases {row['holdout_purchases_mean']:7.2f}  repurchase "
+                    f"{row['repurchase_rate']:6.1%}  purchase share "
+                    f"{row['holdout_purchases_share']:6.1%}"
+                )
+                continue
             lines.append(
                 f"  {row['tier_name']:<10} {row['customers']:>7,} customers  mean holdout "
                 f"value {row['holdout_value_mean']:9.2f}  repurchase {row['repurchase_rate']:6.1%}"
@@ -609,6 +662,13 @@ def backtest(
         same customers: a model fitted on another number of customers or in
         another time unit is refused.
 
+    A log without amounts is back-tested on purchases (see the module
+    docstring): ``rankings`` and ``comparisons`` then have the rankings
+    ``expected_purchases``, ``past_purchases`` and ``rfm`` against holdout
+    purchases, and ``tiers`` has ``predicted_purchases_mean``,
+    ``holdout_purchases_mean``, ``holdout_purchases_share`` and
+    ``repurchase_rate`` (no holdout value).
+
     Returns
     -------
     BacktestResult
@@ -633,15 +693,18 @@ def backtest(
         purchase = _checked_fit(purchase_model, cal)
     else:
         purchase, _ = fit_purchase_model_with_fallback(cal, model=model)
-    try:
-        spend: SpendModelResults | None = fit_spend_model(cal)
-    except ModelFitError:
-        spend = None  # scores then use each customer's own mean spend
+    counts_only = "monetary_value_cal" not in cal.columns
+    spend: SpendModelResults | None = None
+    if not counts_only:
+        try:
+            spend = fit_spend_model(cal)
+        except ModelFitError:
+            spend = None  # scores then use each customer's own mean spend
     unit_days = DAYS_PER_UNIT[purchase.time_unit]
     holdout = float(cal["duration_holdout"][0])
     scores = score(
         cal, purchase, spend, horizon_days=holdout * unit_days, discount_rate_annual=0.0
-    ).rename({f"{c}_cal": c for c in _CAL_COLUMNS})
+    ).rename({f"{c}_cal": c for c in (_COUNT_COLUMNS if counts_only else _CAL_COLUMNS)})
     x, t_x, T = (scores[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     scores = scores.with_columns(
         pl.Series("p_no_purchase", purchase.prob_no_purchase(holdout, x, t_x, T)),
@@ -651,37 +714,55 @@ def backtest(
     grading = grade(scores, scheme, lang=lang)
     customers = grading.customers
 
-    rankings = ranking_metrics(
-        customers,
-        {"clv": "clv", "past_spend": "revenue", "rfm": "rfm_score"},
-        outcome="revenue_holdout",
-        top_share=top_share,
-    )
+    if counts_only:
+        ranked = {
+            "expected_purchases": "expected_purchases",
+            "past_purchases": "frequency",
+            "rfm": "rfm_score",
+        }
+        outcome = "frequency_holdout"
+    else:
+        ranked = {"clv": "clv", "past_spend": "revenue", "rfm": "rfm_score"}
+        outcome = "revenue_holdout"
+    rankings = ranking_metrics(customers, ranked, outcome=outcome, top_share=top_share)
     comparisons = compare_rankings(
         customers,
-        {"clv": "clv", "past_spend": "revenue", "rfm": "rfm_score"},
-        outcome="revenue_holdout",
+        ranked,
+        outcome=outcome,
         top_share=top_share,
         n_bootstrap=n_bootstrap,
         alpha=alpha,
         seed=seed,
     )
 
-    total_value = customers["revenue_holdout"].sum()
-    tiers = (
-        customers.group_by("tier_rank", "tier", "tier_name")
-        .agg(
-            pl.len().alias("customers"),
+    if counts_only:
+        total_purchases = customers["frequency_holdout"].sum()
+        per_tier = [
+            pl.col("expected_purchases").mean().alias("predicted_purchases_mean"),
+            pl.col("frequency_holdout").mean().alias("holdout_purchases_mean"),
+            (pl.col("frequency_holdout").sum() / total_purchases).alias("holdout_purchases_share"),
+        ]
+        measures = (("holdout_purchases_mean", "purchases"),)
+    else:
+        total_value = customers["revenue_holdout"].sum()
+        per_tier = [
             pl.col("clv").mean().alias("predicted_value_mean"),
             pl.col("revenue_holdout").mean().alias("holdout_value_mean"),
             (pl.col("revenue_holdout").sum() / total_value).alias("holdout_value_share"),
             pl.col("frequency_holdout").mean().alias("holdout_purchases_mean"),
+        ]
+        measures = (("holdout_value_mean", "value"), ("holdout_purchases_mean", "purchases"))
+    tiers = (
+        customers.group_by("tier_rank", "tier", "tier_name")
+        .agg(
+            pl.len().alias("customers"),
+            *per_tier,
             pl.col("repurchased").mean().alias("repurchase_rate"),
         )
         .sort("tier_rank")
     )
     violations = []
-    for column, what in (("holdout_value_mean", "value"), ("holdout_purchases_mean", "purchases")):
+    for column, what in measures:
         rows = tiers.select("tier_name", column).rows()
         for (upper, hi), (lower, lo) in itertools.pairwise(rows):
             if lo > hi:
@@ -699,7 +780,7 @@ def backtest(
         y, sm.add_constant(np.log(p_buy / (1 - p_buy))), family=sm.families.Binomial()
     ).fit()
     groups = customers["tier_rank"].to_numpy()
-    value = customers["revenue_holdout"].to_numpy()
+    value = customers[outcome].to_numpy().astype(float)
     samples = [value[groups == g] for g in np.unique(groups)]
     if len(samples) > 1:
         kw = stats.kruskal(*samples)
@@ -733,6 +814,7 @@ def backtest(
         tracking=tracking(
             transactions, purchase, calibration_end=calibration_end, observation_end=observation_end
         ),
+        graded_on=grading.graded_on,
     )
 
 
@@ -744,11 +826,13 @@ def _checked_calibration(
     time_unit: Freq,
 ) -> pl.DataFrame:
     """A calibration split given to :func:`backtest`, checked against the
-    back-test's own window: its columns, time unit and holdout length."""
-    needed = [f"{c}_cal" for c in _CAL_COLUMNS] + [
+    back-test's own window: its columns, time unit and holdout length (a
+    split of a log without amounts has no spend columns)."""
+    counts_only = "monetary_value_cal" not in calibration.columns
+    needed = [f"{c}_cal" for c in (_COUNT_COLUMNS if counts_only else _CAL_COLUMNS)] + [
         "customer_id",
         "frequency_holdout",
-        "revenue_holdout",
+        *([] if counts_only else ["revenue_holdout"]),
         "duration_holdout",
         "time_unit",
     ]

@@ -4,6 +4,7 @@ clv report --sample                        # the bundled CDNOW sample, quarterly
 clv report --data log.csv --period 2024-06 --observation-end 2024-06-30
 clv report --data log.csv --start 2024-01 --end 2024-12 --every month
 clv report --source shop.toml --period 2024-06 --observation-end 2024-06-30
+clv report --engine spark --data sales.orders --period 2024-06 --observation-end 2024-06-30
 
 Paths are read against the current directory. Arguments and data are checked
 before the report notebook starts, so a mistake is answered in seconds.
@@ -32,6 +33,8 @@ OPTION_OF: dict[str, str] = {
     "amount": "--amount-column",
     "quantity": "--quantity-column",
     "margin": "--margin-column",
+    "category": "--category-column",
+    "status": "--status-column",
     "date_format": "--date-format",
     "encoding": "--encoding",
     "separator": "--separator",
@@ -210,6 +213,21 @@ def _parser() -> argparse.ArgumentParser:
         default="ladder_five_card",
         help="rule-based ladder compared with the tiers ('' for none)",
     )
+    engine = report.add_argument_group("where the log is read")
+    engine.add_argument(
+        "--engine",
+        default="polars",
+        choices=["polars", "spark"],
+        help="polars (default): load the log on this machine; spark: read, check and summarise "
+        "it on Spark (--data then also takes a table name or a storage URL); the data are then "
+        "checked when the report runs, after the Spark session starts",
+    )
+    engine.add_argument(
+        "--spark-master",
+        default="",
+        help="Spark master URL, e.g. local[4], spark://host:7077, yarn (default: SPARK_REMOTE "
+        "or SPARK_MASTER, else local[2])",
+    )
     report.add_argument("--reports-dir", default=None, help="where reports go (default reports/)")
     return parser
 
@@ -247,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     from clv.data import TransactionDataError
     from clv.report import ReportError, RunConfig, period_ends
     from clv.report.config import check_dates
+    from clv.report.logs import date_range
     from clv.source import DataSource, SideFile, SourceError
     from clv.tiers import SchemeError
 
@@ -278,30 +297,37 @@ def main(argv: list[str] | None = None) -> int:
             currency=source.currency,
             margin=args.margin,
             sufficiency_gate=args.sufficiency_gate,
+            engine=args.engine,
+            spark_master=args.spark_master,
         )
         config.check_files()
         started = time.perf_counter()
         _stage("checking the data, the scheme and the options")
         _check_rules(config)
-        tx = config.load()
-        dates = tx.data["date"]
-        first, last = dates.min().date(), dates.max().date()
-        for end in ends or [None]:
-            check_dates(
-                first,
-                last,
-                end.isoformat() if end else config.observation_end,
-                "" if end else config.calibration_end,
-            )
         if config.points_events:
             config.read_events()
         config.read_redemptions()
         if config.accounts_path:
             config.read_accounts()
-        _stage(
-            f"{tx.quality.rows_kept:,} transactions of {tx.n_customers:,} customers, "
-            f"{first} to {last}, checked in {time.perf_counter() - started:.1f} s"
-        )
+        if config.engine == "spark":
+            _stage(
+                f"options checked in {time.perf_counter() - started:.1f} s; the log "
+                f"{config.data_path} is read and checked on Spark when the report runs"
+            )
+        else:
+            tx = config.load()
+            first, last = date_range(tx)
+            for end in ends or [None]:
+                check_dates(
+                    first,
+                    last,
+                    end.isoformat() if end else config.observation_end,
+                    "" if end else config.calibration_end,
+                )
+            _stage(
+                f"{tx.quality.rows_kept:,} transactions of {tx.n_customers:,} customers, "
+                f"{first} to {last}, checked in {time.perf_counter() - started:.1f} s"
+            )
     except TransactionDataError as exc:
         return _fail(cli_advice(str(exc)))
     except (SourceError, SchemeError, ValueError, FileNotFoundError) as exc:
@@ -337,12 +363,16 @@ def _source(args, DataSource, SideFile):
     """The data source: --source TOML, --data or --sample, with the command
     line's reading options on top."""
     from clv.datasets import cdnow_path
+    from clv.report.config import spark_source
 
     if args.source:
         base = DataSource.from_toml(args.source)
     else:
         path = args.data or str(cdnow_path(sample=True))
-        base = DataSource.from_mapping({"path": path})
+        if args.engine == "spark" and spark_source(path):
+            base = DataSource(path=path)  # a Spark table or a storage URL, as given
+        else:
+            base = DataSource.from_mapping({"path": path})
     options = _given(args, "load", OPTION_OF)
     sides = {}
     for name, path, prefix, keys in (
@@ -366,7 +396,9 @@ def _source(args, DataSource, SideFile):
 
 def _given(args: argparse.Namespace, prefix: str, keys: dict[str, str]) -> dict[str, str]:
     """The reading options given on the command line, by loader keyword."""
-    return {k: getattr(args, f"{prefix}_{k}") for k in keys if getattr(args, f"{prefix}_{k}")}
+    given = {k: getattr(args, f"{prefix}_{k}") for k in keys}
+    # an empty amount column is meaningful (a log without amounts); other empty texts are unset
+    return {k: v for k, v in given.items() if v or (k == "amount" and v == "")}
 
 
 def _check_rules(config) -> None:

@@ -52,6 +52,8 @@ LOADER_OPTIONS: dict[str, type] = {
     "amount": str,
     "quantity": str,
     "margin": str,
+    "category": str,
+    "status": str,
     "date_format": str,
     "encoding": str,
     "separator": str,
@@ -226,8 +228,20 @@ def check_options(options: dict[str, Any], known: dict[str, type], label: str) -
             )
         if key == "separator" and len(value) != 1:
             raise SourceError(f"{label}: separator = {value!r} must be one character, e.g. ','")
+        if key == "amount" and value == "":
+            continue  # no amount column: the log is graded on purchases only
         if (
-            key in ("customer_id", "date", "amount", "quantity", "margin", "account")
+            key
+            in (
+                "customer_id",
+                "date",
+                "amount",
+                "quantity",
+                "margin",
+                "category",
+                "status",
+                "account",
+            )
             and not value.strip()
         ):
             raise SourceError(f"{label}: {key} = {value!r}; give the column's name")

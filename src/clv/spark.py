@@ -99,6 +99,7 @@ __all__ = [
     "score",
     "summarize",
     "to_polars",
+    "tracking_counts",
     "window_counts",
     "write_graded",
 ]
@@ -1044,6 +1045,49 @@ def window_counts(
     ).first()
     values = row.asDict() if row is not None else {}
     return WindowCounts(**{k: int(v or 0) for k, v in values.items()})
+
+
+def tracking_counts(
+    transactions: SparkTransactionLog | DataFrame,
+    *,
+    calibration_end: str | dt.date,
+    observation_end: str | dt.date,
+) -> tuple[dt.date, pl.DataFrame, pl.DataFrame]:
+    """The small aggregates behind :func:`clv.backtest.tracking`, counted on
+    Spark: the first purchase day of the customers acquired by
+    ``calibration_end`` (``start``), repeat purchase days per week since then
+    (``w``, ``n``), and customers per first-purchase day (``b`` days after
+    ``start``, ``n``). Purchases are merged per day, as in the polars path."""
+    cal_end = _as_date(calibration_end, "calibration_end")
+    obs_end = _as_date(observation_end, "observation_end")
+    frame = _log(transactions)
+    days = (
+        frame.select("customer_id", _day(frame).alias("day"))
+        .where(F.col("day") <= F.lit(obs_end))
+        .distinct()
+    )
+    first = (
+        days.groupBy("customer_id")
+        .agg(F.min("day").alias("first"))
+        .where(F.col("first") <= F.lit(cal_end))
+    )
+    row = first.agg(F.min("first")).first()
+    if row is None or row[0] is None:
+        raise ValueError(
+            f"no customer made a first purchase by calibration_end {cal_end}; give a later "
+            "calibration end"
+        )
+    start: dt.date = row[0]
+    actual = (
+        days.join(first, "customer_id")
+        .where(F.col("day") > F.col("first"))
+        .groupBy(F.floor(F.datediff("day", F.lit(start)) / 7).cast("long").alias("w"))
+        .agg(F.count(F.lit(1)).cast("long").alias("n"))
+    )
+    births = first.groupBy(F.datediff("first", F.lit(start)).cast("long").alias("b")).agg(
+        F.count(F.lit(1)).cast("long").alias("n")
+    )
+    return start, to_polars(actual).sort("w"), to_polars(births).sort("b")
 
 
 def compress(

@@ -3,6 +3,10 @@
 This package (with :mod:`clv.cli`) is the only layer that writes files.
 
 - :mod:`clv.report.config`: ``RunConfig``, the parameters of a run;
+- :mod:`clv.report.logs`: the run's log on this machine or on Spark, and
+  what the report reads of it;
+- :mod:`clv.report.programme_sections`: the documents' ladders (supermarket
+  grades per category, P-G-S-B, telecom VIP cards) where their data are given;
 - :mod:`clv.report.sections`: pure section builders the notebook calls
   (frames in, frames out, no file reading);
 - :mod:`clv.report.inputs`: reading a previous run's graded table;
@@ -35,6 +39,12 @@ _HOME = {
     "read_graded": "inputs",
     "RangeOutcome": "run",
     "TEMPLATE": "run",
+    "summaries": "logs",
+    "ProgrammeLadder": "programme_sections",
+    "programme_ladders": "programme_sections",
+    "programme_ledger": "programme_sections",
+    "on_spark": "logs",
+    "left_out_on_spark": "logs",
     "period_ends": "run",
     "run_period": "run",
     "run_range": "run",
@@ -69,6 +79,7 @@ _HOME = {
 __all__ = [
     "TEMPLATE",
     "FitOutcome",
+    "ProgrammeLadder",
     "RangeOutcome",
     "ReportError",
     "RuleGrading",
@@ -81,11 +92,15 @@ __all__ = [
     "fit_models",
     "graded_table",
     "ladder_comparison",
+    "left_out_on_spark",
     "loyalty_table",
     "method_facts",
+    "on_spark",
     "period_ends",
     "playbook_table",
     "points_summary",
+    "programme_ladders",
+    "programme_ledger",
     "quality_table",
     "read_graded",
     "rule_grading",
@@ -96,13 +111,25 @@ __all__ = [
     "score_customers",
     "scorecard_summary",
     "spend_thresholds_table",
+    "summaries",
     "versions",
     "write_index",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("config", "errors", "exports", "inputs", "publish", "render", "run", "sections"):
+    if name in (
+        "config",
+        "errors",
+        "exports",
+        "inputs",
+        "logs",
+        "programme_sections",
+        "publish",
+        "render",
+        "run",
+        "sections",
+    ):
         return importlib.import_module(f"clv.report.{name}")
     if name not in _HOME:
         raise AttributeError(f"module 'clv.report' has no attribute {name!r}")

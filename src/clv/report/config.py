@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "time_unit": ("D", "W", "M"),
     "model": ("auto", "bgnbd", "pareto_nbd", "mbgnbd"),
     "lang": ("en", "zh"),
+    "engine": ("polars", "spark"),
 }
 _PATHS = ("data_path", "previous_graded", "points_events", "points_redemptions", "accounts_path")
 # the longest gap between the last transaction and the observation end that
@@ -70,6 +72,8 @@ class RunConfig:
     currency: str = ""  # label of money amounts, e.g. CNY
     margin: float = 0.0  # gross margin as a share of revenue; 0: value is revenue, not profit
     sufficiency_gate: bool = True  # too little data: grade by the rule ladder, predict nothing
+    engine: str = "polars"  # where the log is read and summarised: polars (here) or spark
+    spark_master: str = ""  # Spark master URL; empty: SPARK_REMOTE / SPARK_MASTER, else local[2]
 
     def __post_init__(self) -> None:
         from clv.report.publish import check_period_label
@@ -107,6 +111,13 @@ class RunConfig:
                 "points redemptions are given without points events; the ledger needs the "
                 "events file too (--points-events)"
             )
+        if self.loader_options.get("amount") == "" and (
+            self.margin > 0 or self.loader_options.get("margin")
+        ):
+            raise ValueError(
+                "a margin is given for a log without amounts (amount column ''); a margin "
+                "applies to revenue: give the amount column or leave the margin out"
+            )
         if self.margin > 0 and self.loader_options.get("margin"):
             raise ValueError(
                 f"margin={self.margin!r} and a margin column "
@@ -130,7 +141,16 @@ class RunConfig:
             )
         if not isinstance(self.currency, str) or len(self.currency) > 12:
             raise ValueError(f"currency={self.currency!r}; give a short label such as 'CNY'")
+        if self.engine == "spark":
+            self._check_spark()
+        elif self.spark_master:
+            raise ValueError(
+                f"spark_master={self.spark_master!r} is given with engine='polars'; add "
+                "--engine spark (or leave the master out)"
+            )
         resolved = {name: _absolute(getattr(self, name)) for name in _PATHS}
+        if self.engine == "spark" and spark_source(self.data_path):
+            resolved["data_path"] = self.data_path  # a table name or a storage URL, as given
         if not self.data_path:
             from clv.datasets import cdnow_path
 
@@ -143,6 +163,26 @@ class RunConfig:
             resolved["ladder"] = str(ladder.resolve())
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
+
+    def _check_spark(self) -> None:
+        """What the Spark engine reads: its loader options, no margin column."""
+        from clv.report.logs import SPARK_LOADER_OPTIONS
+
+        if not isinstance(self.spark_master, str):
+            raise ValueError(f"spark_master={self.spark_master!r}; give a master URL or ''")
+        if self.loader_options.get("amount") == "":
+            raise ValueError(
+                "a log without amounts (amount column '') is not read on the Spark engine yet; "
+                "run it with --engine polars"
+            )
+        unknown = sorted(set(self.loader_options) - set(SPARK_LOADER_OPTIONS))
+        if unknown:
+            names = ", ".join(unknown)
+            raise ValueError(
+                f"the reading option(s) {names} are not read on the Spark engine; on Spark, "
+                "give the log as Parquet or a table (a CSV is read as UTF-8 with commas), leave "
+                f"out {names}, or run with --engine polars"
+            )
 
     # -- building and copying -------------------------------------------------
 
@@ -189,10 +229,12 @@ class RunConfig:
         return Path(self.data_path)
 
     def load(self):
-        """Load the transaction log with the run's reading options."""
-        from clv.data import load_transactions
+        """Load the transaction log with the run's reading options: on this
+        machine, or kept on Spark with ``engine="spark"``
+        (:func:`clv.report.logs.load_log`)."""
+        from clv.report.logs import load_log
 
-        return load_transactions(self.data_path, **self.loader_options)
+        return load_log(self)
 
     def read_events(self):
         """Read the points events file with its reading options."""
@@ -218,6 +260,8 @@ class RunConfig:
     def data_sha256(self) -> str:
         """SHA-256 of the transaction log file (``"(folder)"`` for a folder)."""
         path = self.data_file
+        if self.engine == "spark" and spark_source(self.data_path):
+            return "(Spark table or storage URL)"
         if not path.is_file():
             return "(folder)"
         digest = hashlib.sha256()
@@ -244,6 +288,8 @@ class RunConfig:
         }
         for name, label in labels.items():
             value = getattr(self, name)
+            if name == "data_path" and self.engine == "spark" and spark_source(value):
+                continue  # a table or a storage URL: Spark reads it
             if value and not Path(value).exists():
                 raise FileNotFoundError(
                     f"{label} {value} not found; relative paths are read against the current "
@@ -256,6 +302,18 @@ def _date(value: str, name: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} is not a date; give it as YYYY-MM-DD") from None
+
+
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+
+
+def spark_source(value: str) -> bool:
+    """Whether ``value`` names a Spark table (``sales.orders``) or a storage
+    URL (``s3a://bucket/orders``) rather than a local path: no such local path
+    exists and it has the shape of one of those."""
+    if not value or Path(value).expanduser().exists():
+        return False
+    return "://" in value or _TABLE_NAME.fullmatch(value) is not None
 
 
 def _absolute(value: str) -> str:
