@@ -612,3 +612,28 @@ def test_money_in_sentences_carries_the_currency():
     assert " USD and holds" in narrative.thresholds(grading, currency="USD")
     assert " USD of predicted value" in narrative.tiers(grading, currency="USD")
     assert "USD" not in narrative.thresholds(grading)
+
+
+def test_excel_copy_is_left_out_above_its_row_limit_and_summary_says_so(tmp_path, monkeypatch):
+    import json
+
+    from clv.report import exports
+
+    monkeypatch.setattr(exports, "EXCEL_MAX_ROWS", 3)
+    graded = pl.DataFrame({"customer_id": ["a", "b", "c", "d"], "clv": [1.0, 2.0, 3.0, 4.0]})
+    written = exports._write_outputs(
+        tmp_path, graded, {"headline": {}}, "models", "W", 365.0, pl.DataFrame()
+    )
+    assert not (tmp_path / "graded_customers.xlsx").exists()
+    assert [p.name for p in written] == [
+        "graded_customers.parquet",
+        "graded_customers.csv",
+        "summary.json",
+        "models.txt",
+    ]
+    assert "4 customers, more than 3" in json.loads((tmp_path / "summary.json").read_text())["excel"]
+    written = exports._write_outputs(
+        tmp_path, graded.head(3), {"headline": {}}, "models", "W", 365.0, pl.DataFrame()
+    )
+    assert (tmp_path / "graded_customers.xlsx").is_file()
+    assert "excel" not in json.loads((tmp_path / "summary.json").read_text())

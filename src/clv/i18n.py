@@ -20,6 +20,7 @@ __all__ = [
     "ALT_TEXTS",
     "AXES",
     "CODE_COLUMNS",
+    "COUNT_ONLY",
     "HEADERS",
     "HOLDOUT_MEASURES",
     "ITEMS",
@@ -99,6 +100,13 @@ HEADERS = Labels(
         "share_customers": ("share of customers", "客户占比"),
         "share_clv": ("share of predicted value", "预测价值占比"),
         "share_revenue": ("share of past revenue", "历史收入占比"),
+        "share_expected_purchases": ("share of expected purchases", "预期购买次数占比"),
+        "expected_purchases": ("expected purchases", "预期购买次数"),
+        "expected_purchases_total": ("expected purchases", "预期购买次数"),
+        "expected_purchases_mean": ("mean expected purchases", "平均预期购买次数"),
+        "predicted_purchases_mean": ("mean expected purchases", "平均预期购买次数"),
+        "holdout_purchases_mean": ("mean holdout purchases", "验证期平均购买次数"),
+        "holdout_purchases_share": ("share of holdout purchases", "验证期购买次数占比"),
         "clv_mean": ("mean predicted value", "平均预测价值"),
         "p_alive_mean": ("mean chance still active", "平均存活概率"),
         "ranking": ("ranking", "排序依据"),
@@ -152,6 +160,8 @@ HEADERS = Labels(
         "std err": ("standard error", "标准误"),
         "lower": ("lower bound", "下限"),
         "upper": ("upper bound", "上限"),
+        "category": ("product category", "商品大类"),
+        "discount": ("discount", "折扣"),
     },
 )
 
@@ -185,6 +195,8 @@ VALUES = Labels(
         "clv": ("predicted value", "预测价值"),
         "past_spend": ("past spend", "历史消费"),
         "rfm": ("RFM score", "RFM 评分"),
+        "expected_purchases": ("expected purchases", "预期购买次数"),
+        "past_purchases": ("past purchases", "历史购买次数"),
         "held": ("held now", "现有积分"),
         "redeemed": ("to be redeemed", "预计兑换"),
         "expired": ("to expire unredeemed (breakage)", "预计过期未兑换"),
@@ -206,12 +218,15 @@ RANKINGS = Labels(
         "clv": ("predicted value", "预测价值"),
         "past_spend": ("past spend", "历史消费"),
         "rfm": ("RFM score", "RFM 评分"),
+        "expected_purchases": ("expected purchases", "预期购买次数"),
+        "past_purchases": ("past purchases", "历史购买次数"),
     },
 )
 BASELINES = Labels(
     "baselines",
     {
         "past_spend": ("the hand-set rule on past spend", "按历史消费的人工规则"),
+        "past_purchases": ("the number of past purchases", "历史购买次数"),
         "rfm": ("the RFM score", "RFM 评分"),
     },
 )
@@ -248,6 +263,20 @@ ITEMS = Labels(
         "zero-amount rows": ("zero-amount rows", "金额为零的行"),
         "predicted value": ("predicted value", "预测价值的含义"),
         "currency": ("currency", "货币"),
+        "amounts": ("amounts", "金额"),
+        "graded on": ("graded on", "分级依据"),
+        "cancelled orders (kept in the log, left out of the summaries)": (
+            "cancelled orders (kept in the log, left out of the summaries)",
+            "已取消的订单（保留在记录中，不计入汇总）",
+        ),
+        "returned orders (kept in the log, left out of the summaries)": (
+            "returned orders (kept in the log, left out of the summaries)",
+            "已退货的订单（保留在记录中，不计入汇总）",
+        ),
+        "cancelled_orders": ("cancelled orders", "已取消的订单"),
+        "returned_orders": ("returned orders", "已退货的订单"),
+        "orders_without_category": ("orders without a category", "无商品大类的订单"),
+        "has_amounts": ("the log has amounts", "记录含金额"),
         "rows_read": ("rows read", "读取行数"),
         "rows_kept": ("rows kept", "保留行数"),
         "duplicate_rows": ("exact duplicate rows", "完全重复的行"),
@@ -277,6 +306,10 @@ ITEMS = Labels(
         "points held, in yuan": (
             "points held, in yuan (100 points = 1 yuan)",
             "持有积分折合（元，100 积分 = 1 元）",
+        ),
+        "members holding points without a purchase": (
+            "members holding points with no completed purchase (forecast to buy nothing)",
+            "持有积分但无成交订单的会员（预测不再购买）",
         ),
     },
 )
@@ -315,6 +348,8 @@ PARAMETERS = Labels(
             "too little data: grade by the rules",
             "数据不足时按规则分级",
         ),
+        "engine": ("engine", "计算引擎"),
+        "spark_master": ("Spark master", "Spark 主节点"),
         "output_dir": ("output folder", "输出文件夹"),
     },
 )
@@ -429,6 +464,50 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "去除了 {0} 行的时区偏移，保留购买时的当地时间",
     ),
+    # a log without amounts (count-only) and a log with order categories and statuses
+    (
+        re.compile(
+            r"^expected purchases over (\S+) days \(the log has no amounts: no value, not "
+            r"discounted\)$"
+        ),
+        "预测期 {0} 天内的预期购买次数（记录不含金额：无价值，不折现）",
+    ),
+    (
+        re.compile(
+            r"^none in the log: customers are graded on expected purchases over the horizon; "
+            r"value, revenue shares and the spend model are unavailable$"
+        ),
+        "记录不含金额：客户按预测期内的预期购买次数分级；价值、收入占比与消费模型均不可用",
+    ),
+    (re.compile(r"^expected_purchases$"), "预期购买次数"),
+    (
+        re.compile(
+            r"^the log has no amounts \(amount=None\): purchases are counted, spend and CLV are "
+            r"unavailable$"
+        ),
+        "记录不含金额（amount=None）：只计购买次数，消费与客户终身价值不可用",
+    ),
+    (
+        re.compile(
+            r"^the log has no amounts \(amount=None\): purchases are counted, spend and CLV are "
+            r"unavailable; its column 'amount' was ignored$"
+        ),
+        "记录不含金额（amount=None）：只计购买次数，消费与客户终身价值不可用；已忽略其 amount 列",
+    ),
+    (
+        re.compile(
+            r"^([\d,]+) cancelled and ([\d,]+) returned orders are kept in the log and left out "
+            r"of the summaries, which count completed orders only$"
+        ),
+        "{0} 笔已取消和 {1} 笔已退货的订单保留在记录中，不计入汇总（汇总只计已完成的订单）",
+    ),
+    (
+        re.compile(
+            r"^(?:1 row|([\d,]+) rows) with an empty category, kept with no category \(grading "
+            r"per category needs one for every order\)$"
+        ),
+        "{0} 行商品大类为空，保留为无大类（按大类分级需要每笔订单都有大类）",
+    ),
 ]
 
 
@@ -450,6 +529,13 @@ OUT_OF_ORDER = (
     "{lower} above {upper} in mean holdout {what}",
     "{lower}的验证期平均{what}高于{upper}",
 )
+# The note of a report on a log without amounts (count-only)
+COUNT_ONLY = (
+    "This log has no amounts: customers are graded on expected purchases over the horizon; "
+    "value, revenue shares and the spend model are unavailable.",
+    "本记录不含金额：客户按预测期内的预期购买次数分级；价值、收入占比与消费模型均不可用。",
+)
+
 HOLDOUT_MEASURES = Labels(
     "holdout measures", {"value": ("value", "价值"), "purchases": ("purchases", "购买次数")}
 )
@@ -467,6 +553,16 @@ AXES = Labels(
         "share_customers": ("share of customers", "客户占比"),
         "share_clv": ("share of predicted CLV", "预测价值占比"),
         "share_revenue": ("share of past revenue", "历史收入占比"),
+        "share_expected_purchases": ("share of expected purchases", "预期购买次数占比"),
+        "cum_expected_purchases": (
+            "cumulative share of expected purchases",
+            "预期购买次数累计占比",
+        ),
+        "cum_customers_purchases": (
+            "customers, most expected purchases first (cumulative share)",
+            "客户（按预期购买次数从高到低，累计占比）",
+        ),
+        "expected_purchases": ("expected purchases over the horizon", "预测期内的预期购买次数"),
         "cum_customers": (
             "customers, highest predicted CLV first (cumulative share)",
             "客户（按预测价值从高到低，累计占比）",
@@ -511,6 +607,18 @@ TITLES = Labels(
         "value_risk_clv": (
             "Predicted value by tier and churn risk",
             "按等级与流失风险的预测价值",
+        ),
+        "value_risk_expected_purchases": (
+            "Expected purchases by tier and churn risk",
+            "按等级与流失风险的预期购买次数",
+        ),
+        "lorenz_curve_purchases": (
+            "Concentration of expected purchases",
+            "预期购买次数的集中度",
+        ),
+        "expected_purchases_histogram": (
+            "Expected purchases per customer",
+            "客户预期购买次数分布",
         ),
         "migration_heatmap": ("Movement between tiers", "等级变动"),
         "holdout_by_frequency": (

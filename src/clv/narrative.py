@@ -239,6 +239,8 @@ def _comparison(rows: list[dict], baseline: str, lang: str) -> str:
 
 
 def backtest(result: BacktestResult, lang: str = "en") -> str:
+    if getattr(result, "counts_only", False):
+        return _backtest_purchases(result, lang)
     rows = {r["ranking"]: r for r in result.rankings.iter_rows(named=True)}
     c, s = rows["clv"], rows["past_spend"]
     r = rows.get("rfm")
@@ -267,6 +269,30 @@ def backtest(result: BacktestResult, lang: str = "en") -> str:
             f"by past spend: {s['capture']:.0%}{rfm_capture}) and missed {c['missed']:.0%} of "
             f"the true top customers (past spend: {s['missed']:.0%}{rfm_missed})."
         )
+    return "\n\n".join([lead, *blocks])
+
+
+def _backtest_purchases(result: BacktestResult, lang: str) -> str:
+    """The back-test of a log without amounts: rankings of purchases against
+    holdout purchases (holdout value unavailable)."""
+    rows = {r["ranking"]: r for r in result.rankings.iter_rows(named=True)}
+    c, s = rows["expected_purchases"], rows["past_purchases"]
+    top, days = f"{c['top_customers']:,}", f"{result.holdout_days:.0f}"
+    comparisons = result.comparisons.filter(pl.col("ranking") == "expected_purchases")
+    blocks = [
+        _comparison(comparisons.filter(pl.col("baseline") == b).to_dicts(), b, lang)
+        for b in dict.fromkeys(comparisons["baseline"].to_list())
+    ]
+    lead = _pick(
+        lang,
+        f"**Back-test (purchases; the log has no amounts):** over the following {days} days, "
+        f"the {top} customers with the most expected purchases made {c['capture']:.0%} of the "
+        f"actual purchases (the top by past purchases: {s['capture']:.0%}) and missed "
+        f"{c['missed']:.0%} of the true top buyers (past purchases: {s['missed']:.0%}).",
+        f"**回测（按购买次数；记录不含金额）：** 在随后 {days} 天中，按预期购买次数选出的前 {top} "
+        f"位客户完成了 {c['capture']:.0%} 的实际购买（按历史购买次数选出的为 {s['capture']:.0%}），"
+        f"漏掉了 {c['missed']:.0%} 的真正头部买家（历史购买次数为 {s['missed']:.0%}）。",
+    )
     return "\n\n".join([lead, *blocks])
 
 
@@ -319,6 +345,8 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
     )
     slope = result.glm_calibration.params[1]
     table = _comparison_table(result.comparisons, lang)
+    if getattr(result, "counts_only", False):
+        order = order.replace("future value", "future purchases").replace("未来价值", "未来购买")
     if lang == "zh":
         text = (
             f"{order} 各等级验证期价值差异显著"
@@ -334,6 +362,10 @@ def backtest_statistics(result: BacktestResult, lang: str = "en") -> str:
             "calibration purchases; middle: cumulative repeat purchases tracked week by week; "
             "right: predicted chance of no purchase in the holdout against what happened (Brier "
             f"score {result.brier_no_purchase:.3f}, calibration slope {slope:.2f}, ideal 1)."
+        )
+    if getattr(result, "counts_only", False):  # the outcome is holdout purchases
+        text = text.replace("holdout value", "holdout purchases").replace(
+            "验证期价值", "验证期购买次数"
         )
     return f"{text}\n\n{table}" if table else text
 
@@ -352,7 +384,20 @@ def thresholds(grading: Grading, lang: str | None = None, currency: str = "") ->
     top = table.row(0, named=True)
     top_name = escape_markdown(top["tier_name"])
     cut = _amount(top["threshold"], currency)
-    text = _pick(
+    if getattr(grading, "measure", "clv") != "clv":  # a log without amounts
+        cut = f"{top['threshold']:,.2f}"
+        text = _pick(
+            lang,
+            f"**Thresholds:** the top tier ({top_name}) starts at {cut} expected purchases and "
+            f"holds {top['share_customers']:.1%} of customers but "
+            f"{top['share_expected_purchases']:.0%} of expected purchases.",
+            f"**门槛：** 最高等级（{top_name}）的预期购买次数门槛为 {cut}，"
+            f"以 {top['share_customers']:.1%} 的客户占预期购买次数的 "
+            f"{top['share_expected_purchases']:.0%}。",
+        )
+    else:
+        text = ""
+    text = text or _pick(
         lang,
         f"**Thresholds:** the top tier ({top_name}) starts at a predicted value of "
         f"{cut} and holds {top['share_customers']:.1%} of customers but "
@@ -381,7 +426,8 @@ def tiers(grading: Grading, lang: str | None = None, currency: str = "") -> str:
     grid = grading.grid()
     first = grading.scheme.bands[0].id
     at_stake = grid.filter(pl.col("risk_band") != first)
-    value = at_stake["clv"].sum()
+    measure = getattr(grading, "measure", "clv")
+    value = at_stake[measure].sum()
     top = grading.scheme.tiers[0]
     top_risk = int(at_stake.filter(pl.col("tier") == top.id)["customers"].sum())
     top_name = escape_markdown(top.name(lang))
@@ -397,6 +443,13 @@ def tiers(grading: Grading, lang: str | None = None, currency: str = "") -> str:
         f"{_amount(value, currency, 0)} of predicted value; ",
         f"**风险价值：** 处于流失风险中的客户共持有 {_amount(value, currency, 0)} 的预测价值；",
     )
+    if measure != "clv":  # a log without amounts: purchases at stake
+        head = _pick(
+            lang,
+            f"**Purchases at stake:** customers outside the healthiest risk band are expected "
+            f"to make {value:,.0f} purchases over the horizon; ",
+            f"**风险购买：** 处于流失风险中的客户在预测期内预计共购买 {value:,.0f} 次；",
+        )
     if top_risk == 0:
         return head + _pick(
             lang,
@@ -461,6 +514,8 @@ _PERCENT = {
     "wrongly_promoted",
     "holdout_value_share",
     "repurchase_rate",
+    "share_expected_purchases",
+    "holdout_purchases_share",
 }
 
 
@@ -681,7 +736,9 @@ def fit_outcome(outcome, lang: str = "en") -> str:
                 f"本报告使用 {model}（惩罚系数 {used.penalizer:g}）。",
             )
         )
-    if outcome.spend is None:
+    if getattr(outcome, "count_only", False):
+        parts.append(f"> **{_pick(lang, *i18n.COUNT_ONLY)}**")
+    elif outcome.spend is None:
         parts.append(
             _pick(
                 lang,

@@ -15,6 +15,9 @@
   unit.
 - ``summary.json`` is strict JSON: NaN and infinities are written as ``null``,
   counts as numbers, and paths outside the project as their file name only.
+  ``graded_on`` names the column the tiers were cut on: ``clv``, or
+  ``expected_purchases`` for a log without amounts, whose summary then lists
+  what is ``unavailable`` (CLV, spend, revenue shares, the spend model).
 """
 
 from __future__ import annotations
@@ -223,6 +226,13 @@ COLUMNS: dict[str, ColumnInfo] = {
 }
 
 _UNKNOWN = ColumnInfo("", "", "", "")
+
+#: What a run on a log without amounts cannot give, as summary.json lists it.
+COUNT_ONLY_UNAVAILABLE = ("clv", "expected_order_value", "revenue_shares", "spend_model")
+COUNT_ONLY_NOTE = (
+    "this log has no amounts: customers are graded on expected purchases over the horizon; "
+    "value, revenue shares and the spend model are unavailable"
+)
 _TIME_UNITS = {"D": ("days", "天"), "W": ("weeks", "周"), "M": ("months", "月")}
 
 # OWASP: cells a spreadsheet would evaluate begin with one of these characters
@@ -381,6 +391,12 @@ def _horizon_days(facts: pl.DataFrame) -> float | None:
         return None
 
 
+# the Excel copy of the graded table is written up to this many customers: an
+# Excel sheet holds at most 1,048,576 rows, and writing a million rows cell by
+# cell takes minutes (about 20 s per 100,000 rows), for a sheet nobody scrolls
+EXCEL_MAX_ROWS = 100_000
+
+
 def _write_excel(path: Path, table: pl.DataFrame, descriptions: pl.DataFrame) -> None:
     """The graded table on a first sheet, the column descriptions on a second."""
     from xlsxwriter import Workbook  # polars writes Excel through xlsxwriter
@@ -428,7 +444,8 @@ def save_outputs(
     ``graded_customers.parquet`` (full precision, values as computed),
     ``graded_customers.csv`` (UTF-8 with BOM) and ``graded_customers.xlsx``
     (rounded, formulas neutralised, a ``columns`` sheet describing each
-    column), ``summary.json`` (strict JSON), ``models.txt`` and the fitted
+    column; up to :data:`EXCEL_MAX_ROWS` customers, ``summary.json`` says
+    when it was left out), ``summary.json`` (strict JSON), ``models.txt`` and the fitted
     models as JSON (``purchase_model.json``, ``spend_model.json``; reload them
     with :func:`clv.load_model`).
 
@@ -438,6 +455,11 @@ def save_outputs(
     ``time_unit`` (of recency and T) defaults to the graded customers'
     ``time_unit`` column, else the purchase model's; ``horizon_days`` (of CLV
     and expected purchases) to the ``parameter horizon_days`` fact.
+
+    A grading on expected purchases (a log without amounts) writes
+    ``"graded_on": "expected_purchases"``, ``"amounts": false`` and the list
+    of what is ``unavailable`` in ``summary.json``, and tier shares of
+    expected purchases in place of shares of CLV.
 
     A :class:`~clv.report.RuleGrading` (too little data for predictions; no
     purchase model) is written the same way, with ``graded_by`` set to
@@ -482,13 +504,15 @@ def save_outputs(
         }
         for i, tier in enumerate(grading.scheme.tiers[:-1])
     ]
-    tiers = grading.tier_table().select(
+    tier_table = grading.tier_table()
+    counts_only = grading.measure != "clv"
+    tiers = tier_table.select(
         "tier",
         "tier_name",
         "customers",
         "share_customers",
-        "share_clv",
-        *(["share_revenue"] if "share_revenue" in grading.tier_table().columns else []),
+        f"share_{grading.measure}",
+        *(["share_revenue"] if "share_revenue" in tier_table.columns else []),
         "p_alive_mean",
     )
     summary = {
@@ -512,8 +536,19 @@ def save_outputs(
         "failed_sections": [failure.as_dict() for failure in failures],
         "data_sufficiency": sufficiency.as_dict() if sufficiency is not None else None,
         "graded_by": "clv",
+        "graded_on": grading.graded_on,
+        "amounts": not counts_only,
     }
-    spend_text = f"{spend.summary()}\n\n{spend.independence!r}" if spend else "no spend model"
+    if counts_only:
+        summary["unavailable"] = list(COUNT_ONLY_UNAVAILABLE)
+        summary["note"] = COUNT_ONLY_NOTE
+    spend_text = (
+        f"{spend.summary()}\n\n{spend.independence!r}"
+        if spend
+        else f"no spend model: {COUNT_ONLY_NOTE}"
+        if counts_only
+        else "no spend model"
+    )
     written = _write_outputs(
         folder,
         graded,
@@ -576,22 +611,30 @@ def _write_outputs(
     horizon_days: float | None,
     facts: pl.DataFrame,
 ) -> list[Path]:
+    excel = graded.height <= EXCEL_MAX_ROWS
     written = [
         folder / "graded_customers.parquet",
         folder / "graded_customers.csv",
-        folder / "graded_customers.xlsx",
+        *([folder / "graded_customers.xlsx"] if excel else []),
         folder / "summary.json",
         folder / "models.txt",
     ]
     graded.write_parquet(written[0])
     readable = neutralise_formulas(round_scores(graded))
     readable.write_csv(written[1], include_bom=True)
-    descriptions = column_descriptions(
-        graded.columns,
-        time_unit=time_unit,
-        horizon_days=horizon_days if horizon_days is not None else _horizon_days(facts),
-    )
-    _write_excel(written[2], readable, neutralise_formulas(descriptions))
-    written[3].write_text(summary_json(summary) + "\n", encoding="utf-8")
-    written[4].write_text(models_text, encoding="utf-8")
+    if excel:
+        descriptions = column_descriptions(
+            graded.columns,
+            time_unit=time_unit,
+            horizon_days=horizon_days if horizon_days is not None else _horizon_days(facts),
+        )
+        _write_excel(written[2], readable, neutralise_formulas(descriptions))
+    else:
+        summary = {
+            **summary,
+            "excel": f"graded_customers.xlsx not written: {graded.height:,} customers, more than "
+            f"{EXCEL_MAX_ROWS:,}; open graded_customers.csv or .parquet",
+        }
+    written[-2].write_text(summary_json(summary) + "\n", encoding="utf-8")
+    written[-1].write_text(models_text, encoding="utf-8")
     return written

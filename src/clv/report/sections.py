@@ -2,6 +2,12 @@
 
 Nothing here reads the notebook's parameters, writes files or prints: the
 notebook calls these and displays what they return.
+
+A count-only log (loaded with ``amount=None``: no amounts) is told by its data,
+not by a parameter: the summary has no ``monetary_value``, no spend model is
+fitted (:attr:`FitOutcome.count_only`), the scores have no ``clv`` and the
+customers are graded on ``expected_purchases`` over the horizon; the facts
+say that value, revenue shares and the spend model are unavailable.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from clv.models import (
 )
 from clv.paths import PROJECT_ROOT
 from clv.programmes.inputs import EventsInput
+from clv.report import logs
 from clv.report.config import RunConfig
-from clv.rfm import DAYS_PER_UNIT, WindowCounts, calibration_holdout
+from clv.report.logs import date_range
+from clv.rfm import DAYS_PER_UNIT, WindowCounts
 from clv.tiers import Grading, Scheme
 
 if TYPE_CHECKING:
@@ -46,6 +54,7 @@ __all__ = [
     "Sufficiency",
     "attempt",
     "calibration_split",
+    "count_only",
     "data_sufficiency",
     "fit_check",
     "fit_models",
@@ -83,6 +92,12 @@ def versions() -> dict[str, str]:
     return {"python": sys.version.split()[0], **{n: metadata.version(n) for n in names}}
 
 
+def count_only(summary: pl.DataFrame) -> bool:
+    """Whether a summary (or scores, or graded customers) is of a count-only
+    log: no amounts, so no ``monetary_value`` (``monetary_value_cal``)."""
+    return not ({"monetary_value", "monetary_value_cal", "clv"} & set(summary.columns))
+
+
 def run_facts(
     config: RunConfig,
     tx: TransactionLog,
@@ -93,23 +108,57 @@ def run_facts(
     ``value``): data source and checksum, customers, transactions, date
     range, data-quality and window counts, what the predicted value measures
     and its currency. Software versions and parameters are in
-    :func:`method_facts`."""
-    dates = tx.data["date"]
+    :func:`method_facts`.
+
+    A count-only log says so (``amounts``: none, graded on expected
+    purchases) in place of the zero-amount rows, and its ``predicted value``
+    is expected purchases; a log with order statuses gives the cancelled and
+    returned orders the summaries leave out."""
+    first, last = date_range(tx)
+    amounts = getattr(tx.quality, "has_amounts", True) and not count_only(summary)
+    quality = tx.quality
     items: list[tuple[str, Any]] = [
         ("data", _display_path(config.data_file)),
         ("data sha256", config.data_sha256()),
         ("transactions read", tx.quality.rows_read),
         ("transactions kept", tx.quality.rows_kept),
         ("customers graded", summary.height),
-        ("first transaction", dates.min().date().isoformat()),
-        ("last transaction", dates.max().date().isoformat()),
+        ("first transaction", first.isoformat()),
+        ("last transaction", last.isoformat()),
         ("transactions after observation end (left out)", counts.after_observation_end),
         ("exact duplicate rows (kept or dropped by policy)", tx.quality.duplicate_rows),
-        ("zero-amount rows", tx.quality.zero_amount_rows),
-        ("predicted value", value_basis(config, _overall_margin(tx, config))),
-        ("currency", config.currency or "(not given)"),
     ]
+    if counts.orders_not_completed:
+        items += [
+            (
+                "cancelled orders (kept in the log, left out of the summaries)",
+                quality.cancelled_orders,
+            ),
+            (
+                "returned orders (kept in the log, left out of the summaries)",
+                quality.returned_orders,
+            ),
+        ]
+    if amounts:
+        items += [
+            ("zero-amount rows", tx.quality.zero_amount_rows),
+            ("predicted value", value_basis(config, _overall_margin(tx, config))),
+            ("currency", config.currency or "(not given)"),
+        ]
+    else:
+        items += [
+            ("amounts", COUNT_ONLY_FACT),
+            ("predicted value", value_basis(config, has_amounts=False)),
+            ("graded on", "expected_purchases"),
+        ]
     return _facts_frame(items)
+
+
+#: The fact a count-only run states in place of its amounts.
+COUNT_ONLY_FACT = (
+    "none in the log: customers are graded on expected purchases over the horizon; value, "
+    "revenue shares and the spend model are unavailable"
+)
 
 
 def method_facts(config: RunConfig) -> pl.DataFrame:
@@ -165,10 +214,18 @@ def _overall_margin(tx: TransactionLog, config: RunConfig) -> float | None:
     return float(totals["profit"][0]) / revenue if revenue else None
 
 
-def value_basis(config: RunConfig, overall_margin: float | None = None) -> str:
+def value_basis(
+    config: RunConfig, overall_margin: float | None = None, *, has_amounts: bool = True
+) -> str:
     """What the report's predicted value (CLV) measures, in words
     (``overall_margin``: the log's revenue-weighted margin, when each order
-    has its own)."""
+    has its own). A count-only log (``has_amounts=False``) has no value: its
+    customers are graded on expected purchases, undiscounted."""
+    if not has_amounts:
+        return (
+            f"expected purchases over {config.horizon_days:g} days (the log has no amounts: "
+            "no value, not discounted)"
+        )
     horizon = (
         f"over {config.horizon_days:g} days, discounted at {config.discount_rate_annual:.0%} a year"
     )
@@ -220,8 +277,7 @@ def data_sufficiency(
     history length in typical (median) gaps between a repeat buyer's
     purchases."""
     end = dt.date.fromisoformat(observation_end)
-    first = tx.data["date"].min()
-    history = (end - first.date()).days + 1 if first is not None else 0
+    history = (end - date_range(tx)[0]).days + 1
     unit_days = DAYS_PER_UNIT[str(summary["time_unit"][0])] if summary.height else 1.0
     repeat = summary.filter(pl.col("frequency") > 0)
     # a repeat buyer's mean gap: recency spread over their repeat purchases
@@ -295,6 +351,7 @@ class FitOutcome:
     spend_error: str | None
     selection: ModelSelection | None = None
     gated: Sufficiency | None = None  # set when the data were too few to forecast from
+    count_only: bool = False  # a log without amounts: no spend model, by design
 
     @property
     def predicted(self) -> bool:
@@ -315,13 +372,7 @@ def calibration_split(tx: TransactionLog, config: RunConfig) -> pl.DataFrame | N
     when the run has no calibration end (or the window holds nobody)."""
     if not config.calibration_end:
         return None
-    split = calibration_holdout(
-        tx,
-        calibration_end=config.calibration_end,
-        observation_end=config.observation_end,
-        freq=config.freq,
-        time_unit=config.time_unit,
-    )
+    split = logs.calibration_holdout(tx, config)  # on the log's engine
     return split if split.height else None
 
 
@@ -343,7 +394,10 @@ def fit_models(
     ``model="auto"`` fits BG/NBD, MBG/NBD and Pareto/NBD and chooses by
     out-of-sample accuracy on ``calibration`` (a calibration / holdout split)
     when given, by BIC otherwise (:func:`clv.selection.select_purchase_model`);
-    a named model is fitted with its fallbacks (penalizers, other models)."""
+    a named model is fitted with its fallbacks (penalizers, other models).
+
+    A summary of a count-only log (no ``monetary_value``) gets no spend
+    model, and no error for it: the outcome has ``count_only`` set."""
     if sufficiency is not None and not sufficiency.sufficient:
         return FitOutcome(None, None, (), None, None, gated=sufficiency)
     purchase, attempts, purchase_error, selection = None, [], None, None
@@ -358,6 +412,10 @@ def fit_models(
     except ModelFitError as exc:
         purchase_error = str(exc)
     spend, spend_error = None, None
+    if count_only(summary):
+        return FitOutcome(
+            purchase, None, tuple(attempts), purchase_error, None, selection, count_only=True
+        )
     try:
         spend = fit_spend_model(summary)
     except ModelFitError as exc:
@@ -397,9 +455,20 @@ def score_customers(
     discount rate and margin: one margin for all orders (``config.margin``),
     or each customer's own from the log's margin column
     (:func:`clv.margins.customer_margins` over the orders up to the
-    observation end), or none (the value is revenue)."""
+    observation end), or none (the value is revenue).
+
+    A count-only summary is scored on purchases only (no ``clv``); a margin
+    given for it is an error, since there is no spend to take a margin of."""
     from clv.margins import apply_margins, customer_margins
     from clv.scoring import score
+
+    if count_only(summary):
+        if config.margin_or_none is not None or config.margin_column:
+            raise ValueError(
+                "a margin is given but the log has no amounts (a count-only log): there is no "
+                "spend to take a margin of; leave the margin out, or give the amount column"
+            )
+        return score(summary, purchase, None, horizon_days=config.horizon_days, value=False)
 
     scores = score(
         summary,
@@ -413,6 +482,15 @@ def score_customers(
         margins = customer_margins(tx, observation_end=config.observation_end)
         scores = apply_margins(scores, margins)
     return scores
+
+
+def _needs_amounts(tx: TransactionLog, section: str) -> None:
+    """Refuse a section that reads the orders' amounts on a log without them."""
+    if "amount" not in tx.data.columns:
+        raise ValueError(
+            f"the log has no amounts (a count-only log), and the {section} reads each order's "
+            "amount; the section is unavailable for this log"
+        )
 
 
 def _orders_until(tx: TransactionLog, end: dt.date) -> pl.DataFrame:
@@ -433,6 +511,7 @@ def ladder_comparison(
     """
     from clv.programmes import agreement, run_ladder
 
+    _needs_amounts(tx, "membership ladder")
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end)
     result = run_ladder(ladder, orders=orders, end=end)
@@ -451,7 +530,7 @@ def ladder_comparison(
     names = {lv["id"]: lv["zh" if lang == "zh" else "en"] for lv in result.ladder.levels}
     matrix = matrix.with_columns(
         pl.col("rule_grade").replace_strict(names, return_dtype=pl.String)
-    ).select("rule_grade", "tier_name", "customers", "clv")
+    ).select("rule_grade", "tier_name", "customers", *(["clv"] if "clv" in matrix.columns else []))
     verdicts = dict(customers.group_by("verdict").agg(pl.len()).rows())
     name = result.ladder.name_zh if lang == "zh" else result.ladder.name_en
     return per_level, matrix, verdicts, name
@@ -496,7 +575,9 @@ class RuleGrading:
         total_revenue = float(c["revenue"].sum()) if "revenue" in c.columns else 0.0
         per = c.group_by("rule_level").agg(
             pl.len().alias("customers"),
-            pl.col("revenue").sum().alias("revenue_total"),
+            (pl.col("revenue") if "revenue" in c.columns else pl.lit(0.0))
+            .sum()
+            .alias("revenue_total"),
         )
         return (
             self.levels.join(per, on="rule_level", how="left", maintain_order="left")
@@ -552,8 +633,7 @@ class RuleGrading:
             "frequency",
             "recency",
             "T",
-            "monetary_value",
-            "revenue",
+            *(c for c in ("monetary_value", "revenue") if c in self.customers.columns),
         )
         return _with_previous(table, previous).sort("customer_id")
 
@@ -582,6 +662,8 @@ def rule_grading(
     if not config.ladder:
         return None
     from clv.programmes import run_ladder
+
+    _needs_amounts(tx, "rule ladder")
     from clv.tiers import load_scheme
 
     scheme = load_scheme(config.scheme)
@@ -609,7 +691,11 @@ def rule_grading(
     )
     lowest = best_first[-1]["id"]
     customers = (
-        summary.select("customer_id", "frequency", "recency", "T", "monetary_value", "revenue")
+        summary.select(
+            c
+            for c in ("customer_id", "frequency", "recency", "T", "monetary_value", "revenue")
+            if c in summary.columns
+        )
         .join(as_of, on="customer_id", how="left")
         .with_columns(
             pl.col("rule_level").fill_null(lowest),
@@ -634,6 +720,7 @@ def loyalty_table(
     the points events when given."""
     from clv.programmes import loyalty_grid
 
+    _needs_amounts(tx, "value x loyalty grid")
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end).select("customer_id", "date", "amount")
     grid = loyalty_grid(orders, end, events=events.data if events is not None else None, lang=lang)
@@ -658,6 +745,7 @@ def spend_thresholds_table(
     quadratic-weighted kappa of the suggested thresholds with the tiers."""
     from clv.programmes import load_ladder, spend_thresholds
 
+    _needs_amounts(tx, "spend thresholds")
     end = dt.date.fromisoformat(observation_end)
     start = end - dt.timedelta(days=364)
     orders = _orders_until(tx, end).filter(pl.col("date").dt.date() >= start)
@@ -718,6 +806,8 @@ def points_summary(
 
     end = dt.date.fromisoformat(observation_end)
     orders = _orders_until(tx, end)
+    if "status" in orders.columns:  # a cancelled or returned order earns no points
+        orders = orders.filter(pl.col("status") == "completed")
     ledger = build_ledger(
         orders,
         rules,
@@ -753,9 +843,34 @@ def points_summary(
     )
     liability = None
     if scores is not None and held > 0:
+        # a member who holds points (from events) but never completed a purchase
+        # has no purchase history to predict from: forecast to buy nothing, so
+        # their points are not redeemed and expire; they are counted in the totals
+        scored = scores.select("customer_id", "p_alive", "expected_purchases")
+        unscored = balances.filter(
+            (pl.col("balance") > 0) & ~pl.col("customer_id").is_in(scored["customer_id"].implode())
+        )["customer_id"]
+        if unscored.len():
+            scored = pl.concat(
+                [
+                    scored,
+                    pl.DataFrame(
+                        {"customer_id": unscored, "p_alive": 0.0, "expected_purchases": 0.0},
+                        schema=scored.schema,
+                    ),
+                ]
+            )
+            totals = pl.concat(
+                [
+                    totals,
+                    _facts_frame(
+                        [("members holding points without a purchase", int(unscored.len()))]
+                    ),
+                ]
+            )
         forecast = forecast_liability(
             ledger,
-            scores.select("customer_id", "p_alive", "expected_purchases"),
+            scored,
             as_of=end,
             horizon_days=round(horizon_days),
         )
@@ -787,8 +902,14 @@ def scorecard_summary(
 
 
 def quality_table(quality: DataQuality) -> pl.DataFrame:
-    """The data-quality record as a two-column table (``item``, ``value``)."""
-    items = [(k, v) for k, v in quality.as_dict().items() if k not in ("source", "notes")]
+    """The data-quality record as a two-column table (``item``, ``value``); the
+    counts only (whether the log has amounts is a fact of the run, see
+    :func:`run_facts`)."""
+    items = [
+        (k, v)
+        for k, v in quality.as_dict().items()
+        if k not in ("source", "notes") and not isinstance(v, bool)
+    ]
     items += [("note", n) for n in quality.notes]
     return pl.DataFrame({"item": [k for k, _ in items], "value": [str(v) for _, v in items]})
 
@@ -878,14 +999,25 @@ def _with_previous(table: pl.DataFrame, previous: pl.DataFrame | None) -> pl.Dat
 def headline(
     grading: Grading, backtest: BacktestResult | None, migration: Migration | None
 ) -> dict[str, Any]:
+    """The run's headline numbers for summary.json. Graded on expected
+    purchases (a count-only log), the totals and shares are of expected
+    purchases (``expected_purchases_total``,
+    ``top_tier_share_expected_purchases``) and ``predicted_clv_total`` is
+    None."""
     table = grading.tier_table()
+    measure = grading.measure
     head: dict[str, Any] = {
         "customers": grading.customers.height,
-        "predicted_clv_total": float(grading.customers["clv"].sum()),
+        "graded_on": grading.graded_on,
+        "predicted_clv_total": (
+            float(grading.customers["clv"].sum()) if measure == "clv" else None
+        ),
         "top_tier_share_customers": float(table["share_customers"][0]),
-        "top_tier_share_clv": float(table["share_clv"][0]),
+        f"top_tier_share_{measure}": float(table[f"share_{measure}"][0]),
         "status_counts": dict(grading.status_counts().rows()),
     }
+    if measure != "clv":
+        head["expected_purchases_total"] = float(grading.customers["expected_purchases"].sum())
     if backtest is not None:
         rows = {r["ranking"]: r for r in backtest.rankings.iter_rows(named=True)}
         head["backtest"] = {
