@@ -282,3 +282,23 @@ def test_make_lab_installs_jupyterlab_from_the_lab_extra():
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     lab = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
     assert "'.[dev,lab]'" in lab and "jupyter lab notebooks/" in lab
+
+
+def test_a_log_without_amounts_is_refused_with_the_option_then_graded_on_purchases(tmp_path):
+    """A log without an amount column: the error names --amount-column '';
+    with it, the period is graded on expected purchases."""
+    source = pl.read_csv(PROJECT_ROOT / "data/cdnow/CDNOW_sample.csv", infer_schema=False)
+    source.drop("amount").write_csv(tmp_path / "counts.csv")
+    command = [sys.executable, "-m", "clv.cli", "report", "--data", "counts.csv"]
+    command += ["--period", "1998-06", "--observation-end", "1998-06-30", "--bootstrap", "20"]
+    command += ["--reports-dir", "reports"]
+    refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1
+    assert "pass amount=None (command line: --amount-column '')" in refused.stderr
+    graded = subprocess.run(
+        [*command, "--amount-column", ""], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports/1998-06/summary.json").read_text(encoding="utf-8"))
+    assert summary["graded_on"] == "expected_purchases" and summary["failed_sections"] == []
+    assert "spend_model" in summary["unavailable"]

@@ -71,6 +71,8 @@ def cli_advice(message: str, options: dict[str, str] = OPTION_OF) -> str:
         if option is None:
             return match.group(0)
         shown = value.strip("'\"")
+        if keyword == "amount" and shown == "None":  # no amount column: an empty option
+            return f"{match.group(0)} (command line: {option} '')"
         shown = (
             f" '{shown}'"
             if shown and (" " in shown or not shown.isascii())

@@ -1375,9 +1375,8 @@ def _mapped_columns(
             if role == "amount":
                 # a log without amounts is graded on purchases only, but never by accident
                 hint += (
-                    f"; or, if the log has no amounts at all: no amount column {col!r}; pass "
-                    'amount=None (amount_column="" on the command line) to grade on purchases '
-                    "only"
+                    f"; or, if the log has no amounts at all (no amount column {col!r}), pass "
+                    "amount=None to grade on purchases only"
                 )
             problems.append(
                 f"column {col!r} ({role}) is missing; the columns are {raw.columns}; {hint}"
