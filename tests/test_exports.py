@@ -631,7 +631,8 @@ def test_excel_copy_is_left_out_above_its_row_limit_and_summary_says_so(tmp_path
         "summary.json",
         "models.txt",
     ]
-    assert "4 customers, more than 3" in json.loads((tmp_path / "summary.json").read_text())["excel"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "4 customers, more than 3" in summary["excel"]
     written = exports._write_outputs(
         tmp_path, graded.head(3), {"headline": {}}, "models", "W", 365.0, pl.DataFrame()
     )
