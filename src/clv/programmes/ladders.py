@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from clv.data import _as_date
+from clv.data import ORDER_STATUSES, _as_date
 from clv.programmes._rules import read_rules
 from clv.tiers import (
     SchemeError,
@@ -83,7 +83,6 @@ BASES = ("points_held", "points_earned", "spend", "arpu")
 CALENDARS = ("monthly", "quarterly", "half_yearly", "yearly", "anniversary")
 WINDOWS = ("evaluation_period", "trailing")
 FIRST_EVALUATIONS = ("ladder_rules", "true_grade")
-ORDER_STATUSES = ("completed", "cancelled", "returned")
 _MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12, "anniversary": 12}
 # the shortest period of each calendar: a grace must end before the next evaluation
 _SHORTEST_DAYS = {"monthly": 28, "quarterly": 90, "half_yearly": 181, "yearly": 365}
