@@ -44,6 +44,7 @@ from clv.tiers import Grading, Scheme
 
 if TYPE_CHECKING:
     from clv.models.predictions import RepeatPurchaseHistogram
+    from clv.programmes.points import PointsLedger
     from clv.selection import ModelSelection
 
 __all__ = [
@@ -789,10 +790,12 @@ def points_summary(
     redemptions: EventsInput | None = None,
     scores: pl.DataFrame | None = None,
     horizon_days: float = 365.0,
+    ledger: PointsLedger | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """Build the points ledger of the orders, the events and the redemptions
     (as read by :func:`clv.programmes.read_events` / ``read_redemptions``) up
-    to ``observation_end``.
+    to ``observation_end`` (:func:`clv.report.programme_ledger`), or take the
+    ``ledger`` it built already.
 
     Returns the totals (members, points earned, redeemed, expired, held, and
     the balance's value in yuan), the rejected inputs counted by reason
@@ -802,19 +805,12 @@ def points_summary(
     (:func:`clv.programmes.forecast_liability`: held, redeemed, expired and
     remaining over the horizon, in points and yuan, with an interval); None
     without scores or without points held."""
-    from clv.programmes import build_ledger, forecast_liability
+    from clv.programmes import forecast_liability
+    from clv.report.programme_sections import programme_ledger  # it imports this module
 
     end = dt.date.fromisoformat(observation_end)
-    orders = _orders_until(tx, end)
-    if "status" in orders.columns:  # a cancelled or returned order earns no points
-        orders = orders.filter(pl.col("status") == "completed")
-    ledger = build_ledger(
-        orders,
-        rules,
-        events=events.data,
-        redemptions=redemptions.data if redemptions is not None else None,
-        as_of=end,
-    )
+    if ledger is None:
+        ledger = programme_ledger(tx, end, events, redemptions=redemptions, rules=rules)
     balances = ledger.balances()
     held = int(balances["balance"].sum())
     totals = _facts_frame(
